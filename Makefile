@@ -1,0 +1,91 @@
+# Orders platform. `make help` lists the targets; `svc=auth|orders|processor` (or a folder name)
+# narrows a target to one service.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= uv
+PY := $(UV) run --frozen python
+STACK := $(PY) infra/native/stack.py
+COMPOSE ?= docker compose
+
+ALL_SVCS := auth-service orders-service order-processor
+svc_dir = $(strip $(if $(filter auth auth-service,$(1)),auth-service,$(if $(filter orders orders-service,$(1)),orders-service,$(if $(filter processor order-processor,$(1)),order-processor,$(error unknown svc '$(1)': use auth, orders or processor)))))
+SVCS := $(if $(svc),$(call svc_dir,$(svc)),$(ALL_SVCS))
+TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,libs/contracts/tests $(foreach s,$(ALL_SVCS),services/$(s)/tests))
+
+.PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs \
+        run test unit e2e lint fmt migrate revision bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install: ## install what the native stack needs (Debian packages, Kafka jars, uv, the venv)
+	bash infra/native/install.sh
+
+# ---- Docker compose ----------------------------------------------------------------------
+up: ## docker compose up --build (detached)
+	$(COMPOSE) up --build -d
+
+down: ## docker compose down
+	$(COMPOSE) down
+
+logs: ## docker compose logs -f [svc=...]
+	$(COMPOSE) logs -f $(if $(svc),$(svc))
+
+# ---- native stack (no Docker engine needed) --------------------------------------------------
+dev-up: ## start the native stack and wait until every service is ready
+	$(STACK) up
+
+dev-down: ## stop the native stack; no process is left running
+	$(STACK) down
+
+dev-status: ## one line per process of the native stack
+	$(STACK) status
+
+dev-stop: ## stop one process: make dev-stop p=redis
+	$(STACK) stop $(p)
+
+dev-start: ## start one process again: make dev-start p=redis
+	$(STACK) start $(p)
+
+dev-logs: ## tail a process's log: make dev-logs p=orders
+	$(STACK) logs $(p)
+
+# ---- per service ---------------------------------------------------------------------------
+run: ## run one service's API in the foreground with reload: make run svc=orders
+	@test -n "$(svc)" || { echo "make run needs svc=auth|orders|processor"; exit 2; }
+	cd services/$(SVCS) && $(UV) run --frozen uvicorn $(subst -,_,$(SVCS)).main:app --reload \
+	  --port $$(case $(SVCS) in auth-service) echo 8001;; orders-service) echo 8002;; *) echo 8003;; esac)
+
+migrate: ## alembic upgrade head [svc=...]
+	@for s in $(SVCS); do echo "migrate $$s"; (cd services/$$s && $(UV) run --frozen alembic upgrade head) || exit 1; done
+
+revision: ## new migration: make revision svc=orders m="add column"
+	@test -n "$(svc)" -a -n "$(m)" || { echo 'make revision needs svc=... m="..."'; exit 2; }
+	cd services/$(SVCS) && $(UV) run --frozen alembic revision --autogenerate -m "$(m)"
+
+# ---- quality -------------------------------------------------------------------------------
+lint: ## ruff check, ruff format --check, mypy, compose schema, hadolint
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs/*/src services/*/src infra/native tests-e2e
+	@for d in libs/contracts/tests services/*/tests; do \
+	  [ -d $$d ] && { (cd $$(dirname $$d) && $(UV) run --frozen mypy tests) || exit 1; }; done
+	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(UV) run --frozen hadolint services/*/Dockerfile
+
+fmt: ## ruff format and fix
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+unit: ## unit and integration tests of the members [svc=...] (the native stack must be up)
+	@for d in $(TEST_DIRS); do echo "== pytest $$d"; $(UV) run --frozen pytest $$d || exit 1; done
+
+e2e: ## the end-to-end suite against whatever stack is up
+	$(UV) run --frozen pytest tests-e2e
+
+test: ## lint, every member's tests, then tests-e2e, on a stack it starts and stops
+	bash infra/test.sh $(if $(svc),svc=$(svc))
+
+bench: ## the benchmarks (the native stack must be up)
+	$(PY) bench/run.py

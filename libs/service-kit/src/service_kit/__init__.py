@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing shared by every service (no business code)."""

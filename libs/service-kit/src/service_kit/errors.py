@@ -1,0 +1,39 @@
+"""One error hierarchy: domain errors carry their HTTP status; handlers turn them into JSON."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An expected failure that maps to a 4xx response with a `detail` message."""
+
+    status_code = 400
+    detail = "bad request"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or type(self).detail
+        super().__init__(self.detail)
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+    detail = "not authenticated"
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+    detail = "forbidden"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    detail = "not found"
+
+
+class Conflict(ServiceError):
+    status_code = 409
+    detail = "conflict"
+
+
+class Unavailable(ServiceError):
+    status_code = 503
+    detail = "service unavailable"

@@ -1,0 +1,1 @@
+"""auth-service: registration, OAuth2 password login, JWT issuing and the JWKS."""

@@ -1,0 +1,1 @@
+"""order-processor: consumes new_order events and runs the order processing task."""

@@ -1,0 +1,41 @@
+"""order-processor settings, from env variables prefixed PROCESSOR_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from service_kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCESSOR_", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://processor:dev-only-processor@127.0.0.1:5432/processor"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    celery_broker_url: str = "redis://127.0.0.1:6379/1"
+    consumer_group: str = "order-processor"
+    order_processing_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        validation_alias=AliasChoices(
+            "PROCESSOR_ORDER_PROCESSING_SECONDS", "ORDER_PROCESSING_SECONDS"
+        ),
+    )
+
+    dev_only_values: ClassVar[dict[str, tuple[str, ...]]] = {
+        "database_url": ("dev-only",),
+    }
+
+    @property
+    def sync_database_url(self) -> str:
+        """The same database for the Celery worker, which runs synchronous code."""
+        return self.database_url.replace("+asyncpg", "+psycopg")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,56 @@
+"""order-processor's HTTP face: health and metrics (the work runs in the consumer and worker)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from confluent_kafka.admin import AdminClient
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from order_processor.config import Settings, get_settings
+from order_processor.logging import setup_logging
+from service_kit import web
+from service_kit.db import make_engine, ping
+from service_kit.health import health_router
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    setup_logging(settings)
+    engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
+    broker = Redis.from_url(
+        settings.celery_broker_url, socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("processor.started")
+        yield
+        await broker.aclose()
+        await engine.dispose()
+
+    app = FastAPI(title="order-processor", version="0.1.0", lifespan=lifespan, docs_url=None)
+    web.install(app, settings)
+
+    async def broker_ping() -> None:
+        await broker.ping()
+
+    async def kafka_ping() -> None:
+        await asyncio.to_thread(admin.list_topics, timeout=1.5)
+
+    app.include_router(
+        health_router(
+            {"postgres": lambda: ping(engine), "celery_broker": broker_ping, "kafka": kafka_ping}
+        )
+    )
+    return app
+
+
+app = create_app()

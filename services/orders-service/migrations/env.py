@@ -1,0 +1,5 @@
+from orders_service.config import get_settings
+from orders_service.db.models import Base
+from service_kit.migrations import run_migrations
+
+run_migrations(Base.metadata, get_settings().database_url)

@@ -1,0 +1,1 @@
+"""orders-service: the orders API, its Redis cache and the transactional outbox relay."""

@@ -1,0 +1,74 @@
+"""All SQL of the outbox relay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from orders_service.db.models import OutboxMessage
+
+
+async def claim_batch(session: AsyncSession, limit: int) -> Sequence[OutboxMessage]:
+    """Lock up to `limit` unpublished rows that no other relay holds, oldest first.
+
+    A row is taken only if no earlier unpublished row has the same key: two relays never
+    hold two events of one key at once, so events that share a key leave in order.
+    """
+    earlier = aliased(OutboxMessage)
+    head_of_key = ~exists().where(
+        and_(
+            earlier.key == OutboxMessage.key,
+            earlier.id < OutboxMessage.id,
+            earlier.published_at.is_(None),
+        )
+    )
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.published_at.is_(None), head_of_key)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1, last_error=None)
+        )
+
+
+async def mark_failed(session: AsyncSession, errors: dict[int, str]) -> None:
+    for row_id, error in errors.items():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000])
+        )
+
+
+async def delete_published_before(session: AsyncSession, cutoff: datetime) -> int:
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.published_at.is_not(None), OutboxMessage.published_at < cutoff
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def backlog(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+    )
+    return int(count or 0)
+
+
+def retention_cutoff(now: datetime, hours: float) -> datetime:
+    return now - timedelta(hours=hours)

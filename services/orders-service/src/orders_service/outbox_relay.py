@@ -1,0 +1,218 @@
+"""The outbox relay, its own process: `python -m orders_service.outbox_relay`.
+
+Loop: wait for a NOTIFY on channel `outbox` (or the poll interval), claim a batch of unpublished
+rows with FOR UPDATE SKIP LOCKED, produce them with an idempotent producer (acks=all, key =
+order id, headers per API.md), wait for the delivery reports, and in the same transaction mark
+delivered rows published and record the attempt and error of the others. A crash before the
+commit leaves every row unpublished: it is sent again (at least once; consumers dedupe by
+event_id). On errors the relay backs off with jitter. Published rows are deleted after
+ORDERS_OUTBOX_RETENTION_HOURS. SIGTERM: the batch in hand is finished and the producer flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from confluent_kafka import KafkaError, Message, Producer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from orders_service.config import Settings, get_settings
+from orders_service.db import outbox_repository as repo
+from orders_service.logging import setup_logging
+from service_kit.db import make_engine, make_sessionmaker
+
+log = structlog.get_logger(__name__)
+
+RETENTION_SWEEP_SECONDS = 60.0
+
+
+def make_producer(settings: Settings) -> Producer:
+    return Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": int(settings.relay_delivery_timeout_seconds * 1000),
+            "client.id": "orders-outbox-relay",
+        }
+    )
+
+
+class Relay:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: Producer,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.producer = producer
+        self.wake = asyncio.Event()
+        self.stopped = asyncio.Event()
+        self.failures = 0
+        self.last_sweep = 0.0
+
+    async def publish_batch(self) -> int:
+        """Publish one claimed batch; returns how many rows were marked published."""
+        async with self.sessions() as session, session.begin():
+            rows = await repo.claim_batch(session, self.settings.relay_batch_size)
+            if not rows:
+                return 0
+            results: dict[int, str | None] = {}
+
+            def report(row_id: int) -> Any:
+                def on_delivery(err: KafkaError | None, _: Message) -> None:
+                    results[row_id] = None if err is None else str(err)
+
+                return on_delivery
+
+            for row in rows:
+                self.producer.produce(
+                    row.topic,
+                    key=row.key.encode(),
+                    value=_json_bytes(row.payload),
+                    headers=[(k, v.encode()) for k, v in row.headers.items()],
+                    on_delivery=report(row.id),
+                )
+            remaining = await asyncio.to_thread(
+                self.producer.flush, self.settings.relay_delivery_timeout_seconds + 5
+            )
+            delivered = [row.id for row in rows if row.id in results and results[row.id] is None]
+            failed = {
+                row.id: results.get(row.id) or "no delivery report before the timeout"
+                for row in rows
+                if row.id not in delivered
+            }
+            await repo.mark_published(session, delivered)
+            await repo.mark_failed(session, failed)
+        if failed:
+            first = next(iter(failed.values()))
+            raise RelayError(f"{len(failed)} of {len(rows)} not delivered: {first}", remaining)
+        log.info("relay.published", count=len(delivered))
+        return len(delivered)
+
+    async def sweep(self) -> None:
+        if time.monotonic() - self.last_sweep < RETENTION_SWEEP_SECONDS:
+            return
+        self.last_sweep = time.monotonic()
+        cutoff = repo.retention_cutoff(datetime.now(UTC), self.settings.outbox_retention_hours)
+        async with self.sessions() as session, session.begin():
+            deleted = await repo.delete_published_before(session, cutoff)
+        if deleted:
+            log.info("relay.retention_deleted", count=deleted)
+
+    async def run(self) -> None:
+        log.info("relay.started", batch=self.settings.relay_batch_size)
+        while not self.stopped.is_set():
+            try:
+                published = await self.publish_batch()
+                await self.sweep()
+            except Exception as exc:
+                await self._back_off(exc)
+                continue
+            if self.failures:
+                log.info("relay.recovered", after_failures=self.failures)
+                self.failures = 0
+            if published == 0:
+                await self._wait()
+        log.info("relay.stopped")
+
+    def stop(self) -> None:
+        log.info("relay.stop_requested")
+        self.stopped.set()
+        self.wake.set()
+
+    async def _wait(self) -> None:
+        """Until a NOTIFY arrives, the poll interval passes, or a stop is requested."""
+        self.wake.clear()
+        await _wait_for(self.wake, self.settings.relay_poll_seconds)
+
+    async def _back_off(self, exc: Exception) -> None:
+        self.failures += 1
+        ceiling = min(self.settings.relay_max_backoff_seconds, 0.5 * 2**self.failures)
+        delay = random.uniform(ceiling / 2, ceiling)
+        log.warning(
+            "relay.retry",
+            error=type(exc).__name__,
+            detail=str(exc)[:300],
+            attempt=self.failures,
+            delay_s=round(delay, 2),
+        )
+        await _wait_for(self.stopped, delay)
+
+    async def listen(self, dsn: str) -> None:
+        """Keep a LISTEN connection open; reconnect when PostgreSQL comes back."""
+        while not self.stopped.is_set():
+            try:
+                conn = await asyncpg.connect(dsn, timeout=2)
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                await _wait_for(self.stopped, 1)
+                continue
+            closed = asyncio.Event()
+            conn.add_termination_listener(lambda *_, closed=closed: closed.set())
+            try:
+                await conn.add_listener("outbox", lambda *_: self.wake.set())
+                self.wake.set()  # rows may have been written while nobody listened
+                stop_or_close = [asyncio.ensure_future(e.wait()) for e in (self.stopped, closed)]
+                _, pending = await asyncio.wait(stop_or_close, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("relay.listen_failed", error=type(exc).__name__)
+            finally:
+                if not conn.is_closed():
+                    await conn.close(timeout=2)
+            await _wait_for(self.stopped, 1)
+
+
+class RelayError(Exception):
+    def __init__(self, message: str, remaining: int) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+
+
+async def _wait_for(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def _json_bytes(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def main_async() -> None:
+    settings = get_settings()
+    setup_logging(settings)
+    engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
+    relay = Relay(settings, make_sessionmaker(engine), make_producer(settings))
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, relay.stop)
+    loop.add_signal_handler(signal.SIGINT, relay.stop)
+    listener = asyncio.create_task(relay.listen(settings.database_url.replace("+asyncpg", "")))
+    try:
+        await relay.run()
+    finally:
+        listener.cancel()
+        remaining = relay.producer.flush(10)
+        await engine.dispose()
+        log.info("relay.closed", unflushed=remaining)
+
+
+def main() -> None:
+    asyncio.run(main_async())
+
+
+if __name__ == "__main__":
+    main()

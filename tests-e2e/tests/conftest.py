@@ -1,0 +1,86 @@
+"""Black-box fixtures: base URLs, Kafka and SQL access from env, with the .env.example defaults."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def _env() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in (".env.example", ".env"):
+        path = ROOT / name
+        if path.exists():
+            for line in path.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    key, value = line.split("=", 1)
+                    values[key.strip()] = value.strip()
+    values.update(os.environ)
+    return values
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: dict[str, str]
+
+    def url(self, name: str) -> str:
+        explicit = self.env.get(f"E2E_{name}_URL")
+        return explicit or f"http://127.0.0.1:{self.env[f'{name}_PORT']}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("GATEWAY")
+
+    @property
+    def kafka(self) -> str:
+        return self.env.get("E2E_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{self.env['KAFKA_PORT']}")
+
+    def database(self, prefix: str) -> str:
+        """A libpq URL for a service's database (the URL the service uses, driver removed)."""
+        url = self.env.get(f"E2E_{prefix}_DATABASE_URL") or self.env[f"{prefix}_DATABASE_URL"]
+        return url.replace("+asyncpg", "").replace("+psycopg", "")
+
+    @property
+    def celery_broker(self) -> str:
+        return self.env.get("E2E_CELERY_BROKER_URL", self.env["PROCESSOR_CELERY_BROKER_URL"])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    return Stack(_env())
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def processor_db(stack: Stack) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(stack.database("PROCESSOR"), autocommit=True) as conn:
+        yield conn
+
+
+def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
+    """Poll `probe` until it returns something truthy, or fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {seconds:.0f} s")
+        time.sleep(0.2)
