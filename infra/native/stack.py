@@ -272,9 +272,14 @@ def write_supervisor_conf() -> Path:
         f"serverurl=unix://{STACK_DIR / 'supervisor.sock'}",
     ]
     for p in programs():
+        # Programs that run as this user start through `stack.py exec`, which reads .env.example
+        # and .env at every start: a changed value needs a restart of the process, not the stack.
+        command = (
+            p.command if p.user else f"{sys.executable} {Path(__file__).resolve()} exec {p.command}"
+        )
         lines += [
             f"[program:{p.name}]",
-            f"command={p.command}",
+            f"command={command}",
             f"directory={p.directory}",
             "autostart=false",
             "autorestart=unexpected",
@@ -316,6 +321,9 @@ error_log {STACK_DIR / "logs/gateway-error.log"} warn;
 events {{ worker_connections 1024; }}
 http {{
     access_log {STACK_DIR / "logs/gateway-access.log"};
+    # Upstream connections come from 127.0.0.2: the services trust X-Forwarded-For from there
+    # only (*_TRUSTED_PROXIES), not from every local client.
+    proxy_bind 127.0.0.2;
     client_body_temp_path {tmp / "client_body"};
     proxy_temp_path {tmp / "proxy"};
     fastcgi_temp_path {tmp / "fastcgi"};
@@ -588,7 +596,14 @@ def logs(name: str | None) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def exec_with_env(argv: list[str]) -> None:
+    """Replace this process with `argv`, its environment completed from .env.example/.env."""
+    os.execvpe(argv[0], argv, ENV)  # noqa: S606 (the supervisor's own configured command)
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["exec"]:
+        exec_with_env(sys.argv[2:])
     logging.basicConfig(level=logging.INFO, format="stack: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("command", choices=["up", "down", "status", "stop", "start", "logs"])
