@@ -5,7 +5,9 @@ SHELL := /bin/bash
 
 UV ?= uv
 PY := $(UV) run --frozen python
-STACK := $(PY) infra/native/stack.py
+STACK := $(PY) $(CURDIR)/infra/native/stack.py
+# Runs a command with .env.example, then .env, then the environment: what the stack's processes see.
+WITH_ENV := $(STACK) exec
 COMPOSE ?= docker compose
 
 ALL_SVCS := auth-service orders-service order-processor
@@ -54,11 +56,11 @@ dev-logs: ## tail a process's log: make dev-logs p=orders
 # ---- per service ---------------------------------------------------------------------------
 run: ## run one service's API in the foreground with reload: make run svc=orders
 	@test -n "$(svc)" || { echo "make run needs svc=auth|orders|processor"; exit 2; }
-	cd services/$(SVCS) && $(UV) run --frozen uvicorn $(subst -,_,$(SVCS)).main:app --reload \
+	cd services/$(SVCS) && $(WITH_ENV) $(UV) run --frozen uvicorn $(subst -,_,$(SVCS)).main:app --reload \
 	  --port $$(case $(SVCS) in auth-service) echo 8001;; orders-service) echo 8002;; *) echo 8003;; esac)
 
 migrate: ## alembic upgrade head [svc=...]
-	@for s in $(SVCS); do echo "migrate $$s"; (cd services/$$s && $(UV) run --frozen alembic upgrade head) || exit 1; done
+	@for s in $(SVCS); do echo "migrate $$s"; (cd services/$$s && $(WITH_ENV) $(UV) run --frozen alembic upgrade head) || exit 1; done
 
 revision: ## new migration: make revision svc=orders m="add column"
 	@test -n "$(svc)" -a -n "$(m)" || { echo 'make revision needs svc=... m="..."'; exit 2; }
@@ -79,10 +81,10 @@ fmt: ## ruff format and fix
 	$(UV) run --frozen ruff format .
 
 unit: ## unit and integration tests of the members [svc=...] (the native stack must be up)
-	@for d in $(TEST_DIRS); do echo "== pytest $$d"; $(UV) run --frozen pytest $$d || exit 1; done
+	@for d in $(TEST_DIRS); do echo "== pytest $$d"; $(WITH_ENV) $(UV) run --frozen pytest $$d || exit 1; done
 
 e2e: ## the end-to-end suite against whatever stack is up
-	$(UV) run --frozen pytest tests-e2e
+	$(WITH_ENV) $(UV) run --frozen pytest tests-e2e
 
 test: ## lint, every member's tests, then tests-e2e, on a stack it starts and stops
 	bash infra/test.sh $(if $(svc),svc=$(svc))
