@@ -19,6 +19,7 @@ Run: `python -m order_processor.consumer`.
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
 import time
@@ -63,11 +64,17 @@ class OrderConsumer:
         sessions: sessionmaker[Session],
         consumer: Consumer,
         dlq: Producer,
+        topic: str = NEW_ORDER_TOPIC,
+        dlq_topic: str = NEW_ORDER_DLQ_TOPIC,
+        task_queue: str | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.consumer = consumer
         self.dlq = dlq
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self.task_queue = task_queue
         self.failures = 0
 
     def handle(self, msg: Message) -> bool:
@@ -97,6 +104,7 @@ class OrderConsumer:
                         "event_id": str(event.event_id),
                         "correlation_id": event.correlation_id,
                     },
+                    queue=self.task_queue,
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3},
                 )
@@ -119,7 +127,7 @@ class OrderConsumer:
             ("source_partition", str(msg.partition()).encode()),
             ("source_offset", str(msg.offset()).encode()),
         ]
-        self.dlq.produce(NEW_ORDER_DLQ_TOPIC, value=msg.value(), key=msg.key(), headers=headers)
+        self.dlq.produce(self.dlq_topic, value=msg.value(), key=msg.key(), headers=headers)
         if self.dlq.flush(10) != 0:
             raise RuntimeError("dead-letter message not delivered")
         log.warning(
@@ -131,8 +139,8 @@ class OrderConsumer:
         return True
 
     def run(self, stop: Stop) -> None:
-        self.consumer.subscribe([NEW_ORDER_TOPIC])
-        log.info("consumer.started", group=self.settings.consumer_group, topic=NEW_ORDER_TOPIC)
+        self.consumer.subscribe([self.topic])
+        log.info("consumer.started", group=self.settings.consumer_group, topic=self.topic)
         while not stop.requested:
             msg = self.consumer.poll(1.0)
             if msg is None:
@@ -191,6 +199,7 @@ def main() -> None:
     stop = Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    kafka_log = logging.getLogger("librdkafka")
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
@@ -200,14 +209,16 @@ def main() -> None:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 10000,
             "max.poll.interval.ms": 300000,
-        }
+        },
+        logger=kafka_log,
     )
     dlq = Producer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "enable.idempotence": True,
             "acks": "all",
-        }
+        },
+        logger=kafka_log,
     )
     worker = OrderConsumer(settings, sync_sessionmaker(), consumer, dlq)
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import signal
 import time
@@ -44,7 +45,8 @@ def make_producer(settings: Settings) -> Producer:
             "linger.ms": 5,
             "message.timeout.ms": int(settings.relay_delivery_timeout_seconds * 1000),
             "client.id": "orders-outbox-relay",
-        }
+        },
+        logger=logging.getLogger("librdkafka"),
     )
 
 
