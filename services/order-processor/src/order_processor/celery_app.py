@@ -29,7 +29,7 @@ app.conf.update(
     },
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
-    task_default_queue="orders",
+    task_default_queue=settings.task_queue,
 )
 
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from contracts import NEW_ORDER_DLQ_TOPIC, NEW_ORDER_TOPIC
 from service_kit.settings import ServiceSettings
 
 
@@ -18,6 +19,12 @@ class Settings(ServiceSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     celery_broker_url: str = "redis://127.0.0.1:6379/1"
     consumer_group: str = "order-processor"
+    topic: str = NEW_ORDER_TOPIC
+    dlq_topic: str = NEW_ORDER_DLQ_TOPIC
+    # Celery queue the consumer feeds and the worker reads.
+    task_queue: str = "orders"
+    # How often stored offsets are committed (they are stored only after the task is queued).
+    commit_interval_ms: int = 1000
     order_processing_seconds: float = Field(
         default=2.0,
         ge=0,

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts import DLQ_REASON_HEADER, NEW_ORDER_DLQ_TOPIC, NEW_ORDER_TOPIC, parse_new_order
+from contracts import DLQ_REASON_HEADER, parse_new_order
 from order_processor.celery_app import app as celery_app
 from order_processor.config import Settings, get_settings
 from order_processor.db.models import ProcessedEvent
@@ -64,18 +64,13 @@ class OrderConsumer:
         sessions: sessionmaker[Session],
         consumer: Consumer,
         dlq: Producer,
-        topic: str = NEW_ORDER_TOPIC,
-        dlq_topic: str = NEW_ORDER_DLQ_TOPIC,
-        task_queue: str | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.consumer = consumer
         self.dlq = dlq
-        self.topic = topic
-        self.dlq_topic = dlq_topic
-        self.task_queue = task_queue
         self.failures = 0
+        self.handled = 0
 
     def handle(self, msg: Message) -> bool:
         """Handle one message; True when its offset may be stored."""
@@ -104,7 +99,7 @@ class OrderConsumer:
                         "event_id": str(event.event_id),
                         "correlation_id": event.correlation_id,
                     },
-                    queue=self.task_queue,
+                    queue=self.settings.task_queue,
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3},
                 )
@@ -127,7 +122,7 @@ class OrderConsumer:
             ("source_partition", str(msg.partition()).encode()),
             ("source_offset", str(msg.offset()).encode()),
         ]
-        self.dlq.produce(self.dlq_topic, value=msg.value(), key=msg.key(), headers=headers)
+        self.dlq.produce(self.settings.dlq_topic, value=msg.value(), key=msg.key(), headers=headers)
         if self.dlq.flush(10) != 0:
             raise RuntimeError("dead-letter message not delivered")
         log.warning(
@@ -139,8 +134,8 @@ class OrderConsumer:
         return True
 
     def run(self, stop: Stop) -> None:
-        self.consumer.subscribe([self.topic])
-        log.info("consumer.started", group=self.settings.consumer_group, topic=self.topic)
+        self.consumer.subscribe([self.settings.topic])
+        log.info("consumer.started", group=self.settings.consumer_group, topic=self.settings.topic)
         while not stop.requested:
             msg = self.consumer.poll(1.0)
             if msg is None:
@@ -157,6 +152,7 @@ class OrderConsumer:
                 self._back_off(msg, exc)
             if done:
                 self.consumer.store_offsets(message=msg)
+                self.handled += 1
                 if self.failures:
                     log.info("consumer.recovered", after_failures=self.failures)
                 self.failures = 0
@@ -205,6 +201,7 @@ def main() -> None:
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": settings.consumer_group,
             "enable.auto.commit": True,
+            "auto.commit.interval.ms": settings.commit_interval_ms,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 10000,
