@@ -19,6 +19,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql postgresql-contrib)
 command -v java >/dev/null || need_pkgs+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_pkgs+=(maven)
+# headless browser for the Swagger UI test in tests-e2e
+command -v chromium >/dev/null || need_pkgs+=(chromium)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
     say "apt-get install ${need_pkgs[*]}"
     $SUDO apt-get update -qq

@@ -232,7 +232,7 @@ def programs() -> list[Program]:
         Program(
             "worker",
             f"{py / 'celery'} -A order_processor.celery_app worker --loglevel INFO "
-            "--concurrency 2 --hostname worker@%%h",
+            "--hostname worker@%%h",
             lambda: True,
             directory=services / "order-processor",
             stop_wait=30,
@@ -502,10 +502,15 @@ def supervisor_running() -> bool:
 
 
 def start_supervisor() -> None:
-    if supervisor_running():
-        return
     for sub in ("logs", "redis"):
         (STACK_DIR / sub).mkdir(parents=True, exist_ok=True)
+    if supervisor_running():
+        # Apply a changed command line: programs whose configuration changed are replaced
+        # (stopped), and started again by `up`.
+        write_supervisor_conf()
+        supervisorctl("reread")
+        supervisorctl("update")
+        return
     conf = write_supervisor_conf()
     subprocess.run([str(VENV_BIN / "supervisord"), "-c", str(conf)], env=ENV, check=True, cwd=ROOT)
     wait_for("supervisor", supervisor_running, 15)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,3 +85,66 @@ def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not within {seconds:.0f} s")
         time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def register_and_login(stack: Stack, http: httpx.Client, name: str) -> User:
+    email = f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+    password = f"pw-{uuid.uuid4().hex}"
+    created = http.post(f"{stack.gateway}/register/", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    token = http.post(f"{stack.gateway}/token/", data={"username": email, "password": password})
+    assert token.status_code == 200, token.text
+    return User(created.json()["id"], email, password, token.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def alice(stack: Stack, http: httpx.Client) -> User:
+    return register_and_login(stack, http, "alice")
+
+
+@pytest.fixture(scope="session")
+def bob(stack: Stack, http: httpx.Client) -> User:
+    return register_and_login(stack, http, "bob")
+
+
+@pytest.fixture(scope="session")
+def orders_db(stack: Stack) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(stack.database("ORDERS"), autocommit=True) as conn:
+        yield conn
+
+
+def processed_count(conn: psycopg.Connection, order_ids: list[str]) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM processed_orders WHERE order_id = ANY(%s::uuid[])", (order_ids,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def published_count(conn: psycopg.Connection, order_ids: list[str]) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM outbox WHERE key = ANY(%s) AND published_at IS NOT NULL",
+        (order_ids,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def unpublished_count(conn: psycopg.Connection, order_ids: list[str]) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM outbox WHERE key = ANY(%s) AND published_at IS NULL", (order_ids,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+ITEMS = [{"product_id": "sku-1", "name": "Tea", "quantity": 2, "price": "4.50"}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from importlib.resources import files
 from pathlib import Path
 
 import structlog
@@ -16,7 +17,6 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from service_kit.errors import ServiceError
 from service_kit.logging import bind_correlation_id, clear_correlation_id
@@ -122,7 +122,9 @@ def _install_metrics(app: FastAPI) -> None:
 
 def _install_offline_docs(app: FastAPI) -> None:
     """Swagger UI from assets shipped with the service, so /docs works with no internet."""
-    app.mount("/docs-assets", StaticFiles(directory=Path(swagger_ui_path)), name="docs-assets")
+    # Swagger UI 5 (OpenAPI 3.1), as shipped inside the fastapi-offline wheel.
+    assets = Path(str(files("fastapi_offline") / "static"))
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
     oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
 
     @app.get("/docs", include_in_schema=False)
@@ -134,7 +136,7 @@ def _install_offline_docs(app: FastAPI) -> None:
             oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
             swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
             swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
-            swagger_favicon_url=f"{root}/docs-assets/favicon-32x32.png",
+            swagger_favicon_url=f"{root}/docs-assets/favicon.png",
             swagger_ui_parameters={"persistAuthorization": True},
         )
 

@@ -9,13 +9,17 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from auth_service.api.routes import router
+from auth_service.api.deps import ip_key
+from auth_service.api.routes import build_router
 from auth_service.config import Settings, get_settings
 from auth_service.db.session import make_sessionmaker
 from auth_service.logging import setup_logging
+from auth_service.services.security import PasswordHasher
+from auth_service.services.tokens import TokenService
 from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
+from service_kit.ratelimit import install_rate_limiting, make_limiter, parse_networks
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +27,14 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging(settings)
+    # Keys and the dummy hash first: a missing or broken key stops the start here.
+    tokens = TokenService.from_settings(settings)
+    hasher = PasswordHasher(settings.bcrypt_rounds)
+    limiter = make_limiter(
+        settings.redis_url,
+        ip_key(parse_networks(settings.trusted_proxies)),
+        enabled=settings.rate_limit_enabled,
+    )
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
     redis = Redis.from_url(
         settings.redis_url, socket_timeout=0.1, socket_connect_timeout=0.1, retry_on_timeout=False
@@ -30,7 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info("auth.started")
+        log.info(
+            "auth.started",
+            kid=tokens.keys.kid,
+            verification_keys=len(tokens.keys.public_keys),
+            bcrypt_rounds=settings.bcrypt_rounds,
+            rate_limit_enabled=settings.rate_limit_enabled,
+        )
         yield
         await redis.aclose()
         await engine.dispose()
@@ -47,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.redis = redis
+    app.state.tokens = tokens
+    app.state.hasher = hasher
     web.install(app, settings)
+    install_rate_limiting(app, limiter)
 
     async def redis_ping() -> None:
         await redis.ping()
@@ -58,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             optional=frozenset({"redis"}),
         )
     )
-    app.include_router(router)
+    app.include_router(build_router(limiter, settings))
     return app
 
 

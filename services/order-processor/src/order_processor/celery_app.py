@@ -23,6 +23,8 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    worker_pool="threads",
+    worker_concurrency=settings.worker_concurrency,
     # Longer than any task, so an unacknowledged task is not handed out twice while it runs.
     broker_transport_options={
         "visibility_timeout": max(60, int(settings.order_processing_seconds * 30))

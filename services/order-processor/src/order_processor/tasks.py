@@ -25,12 +25,11 @@ def process_order(
     bind_correlation_id(correlation_id)
     try:
         data = NewOrderV1.model_validate(order)
-        with sync_sessionmaker()() as session:
-            return process(
-                session,
-                data,
-                uuid.UUID(event_id) if event_id else None,
-                settings.order_processing_seconds,
-            )
+        return process(
+            sync_sessionmaker(),
+            data,
+            uuid.UUID(event_id) if event_id else None,
+            settings.order_processing_seconds,
+        )
     finally:
         clear_correlation_id()

@@ -33,6 +33,7 @@ class ProcessedOrder(Base):
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     processed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

@@ -19,12 +19,13 @@ def sync_engine() -> Engine:
     settings = get_settings()
     return create_engine(
         settings.sync_database_url,
-        pool_size=2,
-        max_overflow=2,
+        pool_size=5,
+        max_overflow=5,
         pool_pre_ping=True,
         connect_args={"connect_timeout": 2},
     )
 
 
+@lru_cache
 def sync_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(sync_engine(), expire_on_commit=False)

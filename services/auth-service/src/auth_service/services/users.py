@@ -1,0 +1,62 @@
+"""Use cases: register, log in, who am I. Raise domain errors; no web framework here."""
+
+from __future__ import annotations
+
+import structlog
+
+from auth_service.db.models import User
+from auth_service.db.repository import UserRepository
+from auth_service.schemas import UserCreate
+from auth_service.services.errors import EmailTaken, InvalidCredentials, InvalidToken
+from auth_service.services.security import PasswordHasher
+from auth_service.services.tokens import IssuedToken, TokenService
+
+log = structlog.get_logger(__name__)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def register(users: UserRepository, hasher: PasswordHasher, data: UserCreate) -> User:
+    email = normalize_email(data.email)
+    # checked first so a taken email costs no bcrypt work; the unique constraint decides races
+    if await users.get_by_email(email) is not None:
+        raise EmailTaken()
+    password_hash = await hasher.hash(data.password)
+    user = await users.add(email, password_hash)
+    if user is None:
+        raise EmailTaken()
+    log.info("auth.registered", user_id=user.id)
+    return user
+
+
+async def login(
+    users: UserRepository,
+    hasher: PasswordHasher,
+    tokens: TokenService,
+    username: str,
+    password: str,
+) -> IssuedToken:
+    """A token for the right email and password. An unknown email, a wrong or over-long
+    password and an inactive account all cost one bcrypt check and give the same error."""
+    user = await users.get_by_email(normalize_email(username))
+    password_ok = await hasher.verify(password, user.password_hash if user else None)
+    if user is None or not password_ok or not user.is_active:
+        reason = (
+            "unknown_email" if user is None else "wrong_password" if not password_ok else "inactive"
+        )
+        log.info("auth.login_failed", reason=reason, user_id=user.id if user else None)
+        raise InvalidCredentials()
+    issued = tokens.issue(user.id)
+    log.info("auth.logged_in", user_id=user.id)
+    return issued
+
+
+async def current_user(users: UserRepository, tokens: TokenService, token: str) -> User:
+    user_id = tokens.verify(token)
+    user = await users.get(user_id)
+    if user is None or not user.is_active:
+        log.info("auth.token_rejected", reason="no active user", user_id=user_id)
+        raise InvalidToken()
+    return user
