@@ -70,7 +70,7 @@ revision: ## new migration: make revision svc=orders m="add column"
 lint: ## ruff check, ruff format --check, mypy, compose schema, hadolint
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/*/src services/*/src infra/native tests-e2e
+	$(UV) run --frozen mypy libs/*/src services/*/src infra/native tests-e2e bench
 	@for d in libs/contracts/tests services/*/tests; do \
 	  [ -d $$d ] && { (cd $$(dirname $$d) && $(UV) run --frozen mypy tests) || exit 1; }; done
 	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
@@ -90,4 +90,4 @@ test: ## lint, every member's tests, then tests-e2e, on a stack it starts and st
 	bash infra/test.sh $(if $(svc),svc=$(svc))
 
 bench: ## the benchmarks (the native stack must be up)
-	$(PY) bench/run.py
+	$(WITH_ENV) $(UV) run --frozen python bench/run.py

@@ -126,3 +126,23 @@ def test_an_event_on_the_bus_is_processed_by_consumer_and_worker(
     assert producer.flush(15) == 0
     eventually(lambda: _processed(processor_db, order_id), 45, "processed_orders row")
     assert _processed(processor_db, order_id) == 1
+
+
+@pytest.mark.parametrize("service", ["AUTH", "ORDERS", "PROCESSOR"])
+def test_every_service_serves_prometheus_metrics(
+    stack: Stack, http: httpx.Client, service: str
+) -> None:
+    response = http.get(f"{stack.url(service)}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "http_requests_total" in response.text
+
+
+def test_the_processor_reports_the_pipeline(stack: Stack, http: httpx.Client) -> None:
+    text = http.get(f"{stack.url('PROCESSOR')}/metrics").text
+    for gauge in (
+        "order_processor_consumer_lag",
+        "order_processor_queue_depth",
+        "order_processor_processed_orders",
+    ):
+        assert f"\n{gauge} " in text

@@ -24,7 +24,7 @@ class Settings(ServiceSettings):
     # Celery queue the consumer feeds and the worker reads.
     task_queue: str = "orders"
     # The task mostly waits, so the worker runs it on threads: this many orders at once.
-    worker_concurrency: int = Field(default=64, ge=1)
+    worker_concurrency: int = Field(default=128, ge=1)
     # How often stored offsets are committed (they are stored only after the task is queued).
     commit_interval_ms: int = 1000
     order_processing_seconds: float = Field(

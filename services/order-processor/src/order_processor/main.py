@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from order_processor.config import Settings, get_settings
 from order_processor.logging import setup_logging
+from order_processor.metrics import refresh_forever
 from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
@@ -32,7 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("processor.started")
+        gauges = asyncio.create_task(refresh_forever(settings, engine, broker))
         yield
+        gauges.cancel()
         await broker.aclose()
         await engine.dispose()
 
