@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+
 from stack_control import stopped
 
 ROOT = Path(__file__).resolve().parents[1]

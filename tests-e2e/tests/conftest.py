@@ -69,10 +69,22 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
+@dataclass(frozen=True)
+class Sql:
+    """A service's database, read like an outsider; a new connection for each query, so the
+    fault tests may restart PostgreSQL under it."""
+
+    dsn: str
+
+    def scalar(self, query: str, params: tuple[object, ...] = ()) -> int:
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=3) as conn:
+            row = conn.execute(query, params).fetchone()
+        return int(row[0]) if row else 0
+
+
 @pytest.fixture(scope="session")
-def processor_db(stack: Stack) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(stack.database("PROCESSOR"), autocommit=True) as conn:
-        yield conn
+def processor_db(stack: Stack) -> Sql:
+    return Sql(stack.database("PROCESSOR"))
 
 
 def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
@@ -120,31 +132,27 @@ def bob(stack: Stack, http: httpx.Client) -> User:
 
 
 @pytest.fixture(scope="session")
-def orders_db(stack: Stack) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(stack.database("ORDERS"), autocommit=True) as conn:
-        yield conn
+def orders_db(stack: Stack) -> Sql:
+    return Sql(stack.database("ORDERS"))
 
 
-def processed_count(conn: psycopg.Connection, order_ids: list[str]) -> int:
-    row = conn.execute(
+def processed_count(db: Sql, order_ids: list[str]) -> int:
+    return db.scalar(
         "SELECT count(*) FROM processed_orders WHERE order_id = ANY(%s::uuid[])", (order_ids,)
-    ).fetchone()
-    return int(row[0]) if row else 0
+    )
 
 
-def published_count(conn: psycopg.Connection, order_ids: list[str]) -> int:
-    row = conn.execute(
+def published_count(db: Sql, order_ids: list[str]) -> int:
+    return db.scalar(
         "SELECT count(*) FROM outbox WHERE key = ANY(%s) AND published_at IS NOT NULL",
         (order_ids,),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    )
 
 
-def unpublished_count(conn: psycopg.Connection, order_ids: list[str]) -> int:
-    row = conn.execute(
+def unpublished_count(db: Sql, order_ids: list[str]) -> int:
+    return db.scalar(
         "SELECT count(*) FROM outbox WHERE key = ANY(%s) AND published_at IS NULL", (order_ids,)
-    ).fetchone()
-    return int(row[0]) if row else 0
+    )
 
 
 ITEMS = [{"product_id": "sku-1", "name": "Tea", "quantity": 2, "price": "4.50"}]

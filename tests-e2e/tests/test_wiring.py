@@ -7,12 +7,11 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-import psycopg
 import pytest
 from celery import Celery
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.conftest import Stack, eventually
+from tests.conftest import Sql, Stack, eventually
 
 
 @pytest.mark.parametrize("service", ["AUTH", "ORDERS", "PROCESSOR"])
@@ -61,11 +60,8 @@ def _new_order_event(order_id: uuid.UUID) -> dict[str, object]:
     }
 
 
-def _processed(conn: psycopg.Connection, order_id: uuid.UUID) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM processed_orders WHERE order_id = %s", (order_id,)
-    ).fetchone()
-    return int(row[0]) if row else 0
+def _processed(db: Sql, order_id: uuid.UUID) -> int:
+    return db.scalar("SELECT count(*) FROM processed_orders WHERE order_id = %s", (order_id,))
 
 
 def test_a_message_on_new_order_is_read_by_a_consumer_group(stack: Stack) -> None:
@@ -103,7 +99,7 @@ def test_a_message_on_new_order_is_read_by_a_consumer_group(stack: Stack) -> Non
         consumer.close()
 
 
-def test_the_worker_runs_a_task(stack: Stack, processor_db: psycopg.Connection) -> None:
+def test_the_worker_runs_a_task(stack: Stack, processor_db: Sql) -> None:
     order_id = uuid.uuid4()
     event = _new_order_event(order_id)
     client = Celery(broker=stack.celery_broker)
@@ -116,7 +112,7 @@ def test_the_worker_runs_a_task(stack: Stack, processor_db: psycopg.Connection) 
 
 
 def test_an_event_on_the_bus_is_processed_by_consumer_and_worker(
-    stack: Stack, processor_db: psycopg.Connection
+    stack: Stack, processor_db: Sql
 ) -> None:
     order_id = uuid.uuid4()
     producer = Producer({"bootstrap.servers": stack.kafka, "acks": "all"})

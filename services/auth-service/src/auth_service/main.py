@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from auth_service.api.deps import ip_key
 from auth_service.api.routes import build_router
@@ -20,6 +19,7 @@ from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
 from service_kit.ratelimit import install_rate_limiting, make_limiter, parse_networks
+from service_kit.redis import make_redis
 
 log = structlog.get_logger(__name__)
 
@@ -36,9 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enabled=settings.rate_limit_enabled,
     )
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=0.1, socket_connect_timeout=0.1, retry_on_timeout=False
-    )
+    redis = make_redis(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

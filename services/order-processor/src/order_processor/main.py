@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 import structlog
 from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from order_processor.config import Settings, get_settings
 from order_processor.logging import setup_logging
@@ -17,6 +16,7 @@ from order_processor.metrics import refresh_forever
 from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
+from service_kit.redis import make_redis
 
 log = structlog.get_logger(__name__)
 
@@ -25,9 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging(settings)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
-    broker = Redis.from_url(
-        settings.celery_broker_url, socket_timeout=0.5, socket_connect_timeout=0.5
-    )
+    broker = make_redis(settings.celery_broker_url, timeout_seconds=0.5)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
 
     @asynccontextmanager

@@ -7,15 +7,19 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
+from orders_service.api.deps import make_rate_limit_check
 from orders_service.api.routes import router
 from orders_service.config import Settings, get_settings
 from orders_service.db.session import make_sessionmaker
 from orders_service.logging import setup_logging
+from orders_service.services.cache import CircuitBreaker, OrderCache
+from orders_service.services.tokens import make_verifier
 from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
+from service_kit.ratelimit import client_ip, install_rate_limiting, make_limiter, parse_networks
+from service_kit.redis import make_redis
 
 log = structlog.get_logger(__name__)
 
@@ -24,17 +28,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     setup_logging(settings)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=0.1, socket_connect_timeout=0.1, retry_on_timeout=False
+    redis = make_redis(settings.redis_url, settings.cache_timeout_seconds)
+    cache = OrderCache(
+        redis,
+        settings.cache_ttl_seconds,
+        CircuitBreaker("redis", settings.cache_breaker_seconds),
+        enabled=settings.cache_enabled,
+    )
+    tokens = make_verifier(settings)
+    trusted = parse_networks(settings.trusted_proxies)
+    limiter = make_limiter(
+        settings.redis_url,
+        key_func=lambda request: client_ip(request, trusted),
+        enabled=settings.rate_limit_enabled,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await tokens.start()  # never fails on an unreachable auth-service: retried in background
         log.info("orders.started")
-        yield
-        await redis.aclose()
-        await engine.dispose()
-        log.info("orders.stopped")
+        try:
+            yield
+        finally:
+            await tokens.stop()
+            await cache.close()
+            await redis.aclose()
+            await engine.dispose()
+            log.info("orders.stopped")
 
     app = FastAPI(
         title="orders-service",
@@ -47,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.redis = redis
+    app.state.cache = cache
+    app.state.tokens = tokens
     web.install(app, settings)
+    install_rate_limiting(app, limiter)
+    app.state.rate_limit_check = make_rate_limit_check(limiter, settings.rate_limit, trusted)
 
     async def redis_ping() -> None:
         await redis.ping()

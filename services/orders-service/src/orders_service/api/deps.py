@@ -1,0 +1,84 @@
+"""Request dependencies: the current user (Bearer token), the session, the cache, the rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from slowapi import Limiter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orders_service.db import session as db_session
+from orders_service.services.cache import OrderCache
+from orders_service.services.tokens import TokenVerifier
+from service_kit.errors import Unauthorized
+from service_kit.ratelimit import Network, client_ip
+
+# tokenUrl is relative to the page: through the gateway, Swagger's Authorize button posts the
+# password form to auth-service's /token/.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token/", auto_error=False)
+
+RATE_LIMIT_SCOPE = "orders"
+
+
+async def current_user_id(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> int:
+    if not token:
+        raise Unauthorized("not authenticated")
+    verifier: TokenVerifier = request.app.state.tokens
+    user_id = verifier.verify(token)
+    request.state.user_id = user_id  # the rate limit's key
+    return user_id
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The kit's session (it commits, or rolls back on an error); then the after-commit hooks."""
+    async with asynccontextmanager(db_session.get_session)(request) as session:
+        yield session
+    await db_session.run_after_commit(session)
+
+
+def get_cache(request: Request) -> OrderCache:
+    cache: OrderCache = request.app.state.cache
+    return cache
+
+
+RateLimitCheck = Callable[[Request], Awaitable[None]]
+
+
+def make_rate_limit_check(
+    limiter: Limiter, limit: str, trusted: tuple[Network, ...]
+) -> RateLimitCheck:
+    """One limit shared by every /orders call, counted per user (per client IP without a user).
+
+    slowapi does the counting, including its in-memory fallback while Redis is down.
+    """
+
+    def key(request: Request) -> str:
+        user_id = getattr(request.state, "user_id", None)
+        return f"user:{user_id}" if user_id is not None else f"ip:{client_ip(request, trusted)}"
+
+    async def orders_rate_limit(request: Request) -> None:
+        return None
+
+    check: RateLimitCheck = limiter.shared_limit(limit, scope=RATE_LIMIT_SCOPE, key_func=key)(
+        orders_rate_limit
+    )
+    return check
+
+
+async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_id)]) -> None:
+    """After authentication (so the key is the user): 429 once the user is over the limit."""
+    check: RateLimitCheck = request.app.state.rate_limit_check
+    await check(request)
+
+
+CurrentUser = Annotated[int, Depends(current_user_id)]
+# scope="function": the commit (and the cache refresh after it) happens before the response
+# is sent, so a client that got 200/201 can read its own write.
+Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+Cache = Annotated[OrderCache, Depends(get_cache)]

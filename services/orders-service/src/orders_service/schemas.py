@@ -1,0 +1,135 @@
+"""OrderCreate / OrderUpdate / OrderRead: the only Order -> JSON mapping.
+
+The API responses, the cached value (`orders:order:{id}`) and the `new_order` event payload are
+all `OrderRead` dumped to JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    WithJsonSchema,
+    model_validator,
+)
+
+from contracts.events import Money
+from orders_service.db.models import OrderStatus
+
+MAX_ITEMS = 100
+MAX_QUANTITY = 10_000
+MAX_ITEM_PRICE = Decimal("1000000")
+# orders.total_price is NUMERIC(12, 2): the largest total an order can hold.
+MAX_TOTAL = Decimal("9999999999.99")
+CENT = Decimal("0.01")
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _iso_utc(value: datetime) -> str:
+    # Fixed width (always microseconds, always "Z"): strings sort like the instants they name,
+    # which the cache relies on to compare versions (see services/cache.py).
+    return _as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_as_utc),
+    PlainSerializer(_iso_utc, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+# A price comes as a JSON number or a decimal string ("19.99"); booleans are refused.
+Price = Annotated[
+    Decimal,
+    Field(gt=0, le=MAX_ITEM_PRICE, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+TotalPrice = Annotated[
+    Decimal,
+    Field(ge=0, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+
+
+class Item(BaseModel):
+    """One line of an order; at least one of `product_id` and `name`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str | None = Field(default=None, min_length=1, max_length=64)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    quantity: Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
+    price: Price
+
+    @model_validator(mode="after")
+    def _named(self) -> Self:
+        if self.product_id is None and self.name is None:
+            raise ValueError("an item needs a product_id or a name")
+        return self
+
+
+def order_total(items: list[Item]) -> Decimal:
+    """The sum of quantity x price, exact (Decimal), in cents."""
+    return sum((item.price * item.quantity for item in items), Decimal(0)).quantize(CENT)
+
+
+class OrderCreate(BaseModel):
+    """A new order. `total_price` is optional; if sent it must equal the computed sum.
+
+    The total is stored as NUMERIC(12, 2): an order whose total is above 9 999 999 999.99 is
+    refused with 422.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+    total_price: TotalPrice | None = None
+
+    @model_validator(mode="after")
+    def _total_fits_and_matches(self) -> Self:
+        total = order_total(self.items)
+        if total > MAX_TOTAL:
+            raise ValueError(f"the order total {total} is above the maximum {MAX_TOTAL}")
+        if self.total_price is not None and self.total_price != total:
+            raise ValueError(
+                f"total_price {self.total_price} does not match the items' sum {total}"
+            )
+        return self
+
+    @property
+    def total(self) -> Decimal:
+        return order_total(self.items)
+
+
+class OrderUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: OrderStatus
+
+
+class OrderRead(BaseModel):
+    """An order as the API, the cache and the `new_order` event show it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: int
+    items: list[Item]
+    total_price: Money
+    status: OrderStatus
+    created_at: UtcDatetime
+    updated_at: UtcDatetime

@@ -1,0 +1,224 @@
+"""The order cache in Redis: read-through on GET, refreshed after a PATCH commits, and a circuit
+breaker so that a Redis outage costs each request nothing.
+
+Key `orders:order:{id}`, value the Order JSON (`OrderRead`), TTL `ORDERS_CACHE_TTL_SECONDS` (300).
+
+Stale values. A reader that missed the cache reads the row, then writes it to Redis; a PATCH
+that commits in between refreshes the key with the new row. Whichever write lands last must not
+be the older row. Every write therefore goes through one Lua script that sets the key only if
+the value already cached is not newer, comparing `updated_at`: the Order JSON writes it at a fixed
+width (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so string order is time order, and a PATCH always moves
+`updated_at` forward (it is taken under the row lock and kept above the previous value, see
+services/orders.py). So a slow reader's old row never replaces a PATCH's newer one, and two
+PATCHes whose refreshes arrive out of order leave the later state.
+
+A PATCH whose refresh cannot reach Redis (Redis down, breaker open) is remembered in memory and
+written (with the same script) as soon as Redis answers again, so an order cached before an outage
+does not come back stale afterwards. Only if this process stops before Redis returns can an old
+value outlive the change, for at most the TTL.
+
+Failures. The client uses socket timeouts of at most 100 ms and one retry. A failure opens the
+breaker: for `ORDERS_CACHE_BREAKER_SECONDS` Redis is skipped altogether and every endpoint answers
+from PostgreSQL; then one request probes Redis, closing the breaker if it answers. Opening and
+closing are each logged once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from orders_service.schemas import OrderRead
+
+log = structlog.get_logger(__name__)
+
+CACHE_OPERATIONS = Counter(
+    "orders_cache_operations_total",
+    "Order cache operations by outcome",
+    ["operation", "outcome"],  # hit, miss, unreadable, stored, kept_newer, skipped, error
+)
+
+# Set KEYS[1] to ARGV[1] with TTL ARGV[3] unless the cached value's updated_at is later than
+# ARGV[2]. Returns 1 when written, 0 when a newer value was kept.
+_SET_IF_NOT_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, cached = pcall(cjson.decode, current)
+  if ok and type(cached) == 'table' and type(cached['updated_at']) == 'string'
+     and cached['updated_at'] > ARGV[2] then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
+return 1
+"""
+
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+# Refreshes kept for replay while Redis is unreachable (beyond this, the oldest are dropped and
+# those orders may be stale for up to the TTL).
+MAX_UNSYNCED = 10_000
+
+
+def order_key(order_id: uuid.UUID) -> str:
+    return f"orders:order:{order_id}"
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """Closed: calls go through. Open: calls are skipped until `open_seconds` pass. Half-open:
+    one call probes; success closes, failure opens again (silently: the outage was logged)."""
+
+    def __init__(
+        self, name: str, open_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name = name
+        self.open_seconds = open_seconds
+        self.clock = clock
+        self.state = BreakerState.CLOSED
+        self.opened_at = 0.0
+
+    def allow(self) -> bool:
+        if self.state is BreakerState.CLOSED:
+            return True
+        # Open long enough (or a probe that never reported back, e.g. a cancelled request):
+        # this caller is the one probe.
+        if self.clock() - self.opened_at >= self.open_seconds:
+            self.state = BreakerState.HALF_OPEN
+            self.opened_at = self.clock()
+            return True
+        return False
+
+    def success(self) -> None:
+        if self.state is not BreakerState.CLOSED:
+            self.state = BreakerState.CLOSED
+            log.info("cache.breaker_closed", breaker=self.name)
+
+    def failure(self, error: BaseException) -> None:
+        if self.state is BreakerState.CLOSED:
+            log.warning(
+                "cache.breaker_opened",
+                breaker=self.name,
+                error=type(error).__name__,
+                skip_seconds=self.open_seconds,
+            )
+        self.state = BreakerState.OPEN
+        self.opened_at = self.clock()
+
+
+class OrderCache:
+    def __init__(
+        self,
+        redis: Redis,
+        ttl_seconds: int,
+        breaker: CircuitBreaker,
+        enabled: bool = True,
+    ) -> None:
+        self.redis = redis
+        self.ttl_seconds = ttl_seconds
+        self.breaker = breaker
+        self.enabled = enabled
+        self._set_if_not_newer = redis.register_script(_SET_IF_NOT_NEWER)
+        self._unsynced: dict[uuid.UUID, OrderRead] = {}
+        self._replay: asyncio.Task[None] | None = None
+        self._dropping = False
+
+    async def get(self, order_id: uuid.UUID) -> OrderRead | None:
+        """The cached order, or None on a miss, an unreadable value or a Redis failure."""
+        raw = await self._call("get", self.redis.get, order_key(order_id))
+        if raw is None:
+            return None
+        try:
+            order = OrderRead.model_validate_json(raw)
+        except ValidationError:
+            log.warning("cache.unreadable_value", order_id=str(order_id))
+            CACHE_OPERATIONS.labels("get", "unreadable").inc()
+            return None
+        CACHE_OPERATIONS.labels("get", "hit").inc()
+        return order
+
+    async def fill(self, order: OrderRead) -> None:
+        """After a miss: store the row just read, unless the cache already holds a newer one."""
+        await self._store("fill", order)
+
+    async def refresh(self, order: OrderRead) -> None:
+        """After a change has committed: store the new state (a newer one already there wins).
+        If Redis cannot take it now, it is written once Redis answers again."""
+        if not await self._store("refresh", order) and self.enabled:
+            self._remember(order)
+
+    async def close(self) -> None:
+        if self._replay is not None:
+            self._replay.cancel()
+
+    async def _store(self, operation: str, order: OrderRead) -> bool:
+        """True once Redis has run the versioned write (stored, or kept a newer value)."""
+        data = order.model_dump(mode="json")
+        written = await self._call(
+            operation,
+            self._set_if_not_newer,
+            keys=[order_key(order.id)],
+            args=[order.model_dump_json(), data["updated_at"], self.ttl_seconds],
+        )
+        if written is None:
+            return False
+        CACHE_OPERATIONS.labels(operation, "stored" if written else "kept_newer").inc()
+        return True
+
+    def _remember(self, order: OrderRead) -> None:
+        known = self._unsynced.get(order.id)
+        if known is not None and known.updated_at > order.updated_at:
+            return
+        if known is None and len(self._unsynced) >= MAX_UNSYNCED:
+            del self._unsynced[next(iter(self._unsynced))]
+            if not self._dropping:
+                log.warning("cache.unsynced_dropped", kept=MAX_UNSYNCED)
+                self._dropping = True
+        self._unsynced[order.id] = order
+
+    async def _replay_unsynced(self) -> None:
+        replayed = 0
+        try:
+            while self._unsynced:
+                order_id, order = next(iter(self._unsynced.items()))
+                if not await self._store("replay", order):
+                    return  # Redis failed again; kept for the next recovery
+                if self._unsynced.get(order_id) is order:
+                    del self._unsynced[order_id]
+                replayed += 1
+        finally:
+            self._replay = None
+            self._dropping = bool(self._unsynced) and self._dropping
+            if replayed:
+                log.info("cache.refreshes_replayed", count=replayed, left=len(self._unsynced))
+
+    async def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self.enabled or not self.breaker.allow():
+            CACHE_OPERATIONS.labels(operation, "skipped").inc()
+            return None
+        try:
+            result = await fn(*args, **kwargs)
+        except REDIS_ERRORS as exc:
+            CACHE_OPERATIONS.labels(operation, "error").inc()
+            self.breaker.failure(exc)
+            return None
+        self.breaker.success()
+        if self._unsynced and self._replay is None:
+            self._replay = asyncio.create_task(self._replay_unsynced(), name="cache-replay")
+        if operation == "get" and result is None:
+            CACHE_OPERATIONS.labels(operation, "miss").inc()
+        return result

@@ -1,0 +1,130 @@
+"""Order use cases. No FastAPI here: callers hand in a session (committed by the caller's unit of
+work, `service_kit.db.get_session` for HTTP) and the cache; failures are domain errors."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orders_service.db import repository as repo
+from orders_service.db.models import Order, OrderStatus
+from orders_service.db.session import after_commit
+from orders_service.schemas import OrderCreate, OrderRead
+from orders_service.services.cache import OrderCache
+from orders_service.services.errors import (
+    OrderForbidden,
+    OrderNotFound,
+    OrdersListForbidden,
+    TransitionNotAllowed,
+)
+from orders_service.services.outbox import new_order_message
+from service_kit.logging import get_correlation_id
+
+log = structlog.get_logger(__name__)
+
+# SHIPPED and CANCELED are final; asking for the current status again is a no-op.
+ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELED}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELED}),
+    OrderStatus.SHIPPED: frozenset(),
+    OrderStatus.CANCELED: frozenset(),
+}
+
+
+def transition_allowed(current: OrderStatus, new: OrderStatus) -> bool:
+    return new in ALLOWED_TRANSITIONS[current]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -> OrderRead:
+    """The order row and its `new_order` outbox row, in the caller's transaction."""
+    now = utc_now()
+    order = Order(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        items=[item.model_dump(mode="json") for item in data.items],
+        total_price=data.total,
+        status=OrderStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.add(session, order)
+    created = OrderRead.model_validate(order)
+    session.add(new_order_message(created.model_dump(mode="json"), get_correlation_id()))
+    await session.flush()
+    log.info(
+        "orders.created",
+        order_id=str(created.id),
+        user_id=user_id,
+        items=len(created.items),
+        total_price=str(created.total_price),
+    )
+    return created
+
+
+async def get_order(
+    session: AsyncSession, cache: OrderCache, user_id: int, order_id: uuid.UUID
+) -> OrderRead:
+    """Read-through: the cache first, PostgreSQL on a miss (then fill the cache)."""
+    order = await cache.get(order_id)
+    if order is None:
+        row = await repo.get(session, order_id)
+        if row is None:
+            raise OrderNotFound()
+        order = OrderRead.model_validate(row)
+        await cache.fill(order)
+    if order.user_id != user_id:
+        raise OrderForbidden()
+    return order
+
+
+async def change_status(
+    session: AsyncSession,
+    cache: OrderCache,
+    user_id: int,
+    order_id: uuid.UUID,
+    status: OrderStatus,
+) -> OrderRead:
+    """Move an order to `status`, holding the row lock so concurrent changes queue up."""
+    row = await repo.get_for_update(session, order_id)
+    if row is None:
+        raise OrderNotFound()
+    if row.user_id != user_id:
+        raise OrderForbidden()
+    previous = row.status
+    if status == previous:
+        return OrderRead.model_validate(row)
+    if not transition_allowed(previous, status):
+        raise TransitionNotAllowed(f"status transition not allowed: {previous} -> {status}")
+    row.status = status
+    # Strictly later than the previous version even if this replica's clock is behind:
+    # the cache orders versions by updated_at (see services/cache.py).
+    row.updated_at = max(utc_now(), row.updated_at + timedelta(microseconds=1))
+    await session.flush()
+    changed = OrderRead.model_validate(row)
+    after_commit(session, functools.partial(cache.refresh, changed))
+    log.info(
+        "orders.status_changed",
+        order_id=str(order_id),
+        user_id=user_id,
+        from_status=str(previous),
+        to_status=str(status),
+    )
+    return changed
+
+
+async def list_orders(
+    session: AsyncSession, user_id: int, owner_id: int, limit: int, offset: int
+) -> list[OrderRead]:
+    """`owner_id`'s orders, newest first; only the owner may list them."""
+    if owner_id != user_id:
+        raise OrdersListForbidden()
+    rows = await repo.list_for_user(session, owner_id, limit, offset)
+    return [OrderRead.model_validate(row) for row in rows]
