@@ -31,8 +31,8 @@ def _create(http: httpx.Client, stack: Stack, user: User, count: int) -> list[st
     return ids
 
 
-def test_redis_down_reads_and_writes_still_work(
-    stack: Stack, http: httpx.Client, alice: User
+def test_redis_down_reads_and_writes_still_work_and_events_wait_for_the_broker(
+    stack: Stack, http: httpx.Client, alice: User, processor_db: Sql
 ) -> None:
     (before,) = _create(http, stack, alice, 1)
     with stopped("redis"):
@@ -48,6 +48,10 @@ def test_redis_down_reads_and_writes_still_work(
         assert {before, during} <= {o["id"] for o in listed.json()}
     got = http.get(f"{stack.gateway}/orders/{during}/", headers=alice.auth)
     assert got.json()["status"] == "PAID"
+    # Redis is also Celery's broker: the consumer held the event until it could queue the task.
+    eventually(
+        lambda: processed_count(processor_db, [before, during]) == 2, 90, "both processed once"
+    )
 
 
 def test_kafka_down_orders_accepted_then_every_event_delivered_once(

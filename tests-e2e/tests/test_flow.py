@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import json
+import uuid
 
+import httpx
+import pytest
+
+from stack_control import log_text
 from tests.conftest import ITEMS, Sql, Stack, User, eventually, processed_count
 
 
@@ -48,3 +53,37 @@ def test_another_users_order_and_list_are_forbidden(
     patch = http.patch(f"{gw}/orders/{order['id']}/", json={"status": "PAID"}, headers=bob.auth)
     assert patch.status_code == 403
     assert http.get(f"{gw}/orders/user/{alice.id}/", headers=bob.auth).status_code == 403
+
+
+def test_one_correlation_id_from_the_request_to_the_task_log(
+    stack: Stack, http: httpx.Client, alice: User, processor_db: Sql
+) -> None:
+    if log_text("worker") is None:
+        pytest.skip("reads the native stack's log files")
+    correlation_id = f"e2e-{uuid.uuid4().hex}"
+    created = http.post(
+        f"{stack.gateway}/orders/",
+        json={"items": ITEMS},
+        headers={**alice.auth, "X-Request-ID": correlation_id},
+    )
+    assert created.status_code == 201
+    assert created.headers["x-request-id"] == correlation_id
+    order_id = created.json()["id"]
+
+    def processed_line() -> dict[str, object] | None:
+        for line in (log_text("worker") or "").splitlines():
+            if order_id in line and line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("event") == "order processed":
+                    return dict(entry)
+        return None
+
+    entry = eventually(processed_line, 60, "the worker's 'order processed' line")
+    assert entry["order_id"] == order_id
+    assert entry["correlation_id"] == correlation_id
+    assert processed_count(processor_db, [order_id]) == 1
+    consumer_log = log_text("consumer") or ""
+    assert any(
+        order_id in line and correlation_id in line and "consumer.task_queued" in line
+        for line in consumer_log.splitlines()
+    )

@@ -40,6 +40,8 @@ def _command(action: str, name: str) -> list[str]:
     if name not in NAMES:
         raise ValueError(f"unknown process {name!r}")
     if os.environ.get("STACK_CONTROLLER", "native") == "compose":
+        if action == "start":  # and wait until its healthcheck passes, as the native one does
+            return ["docker", "compose", "up", "--detach", "--wait", name]
         return ["docker", "compose", action, name]
     return [sys.executable, str(repo_root() / "infra" / "native" / "stack.py"), action, name]
 
@@ -49,8 +51,17 @@ def stop(name: str) -> None:
 
 
 def start(name: str) -> None:
-    """Start and, natively, wait until the process is ready again."""
+    """Start `name` and wait until it is ready again."""
     subprocess.run(_command("start", name), check=True, cwd=repo_root(), capture_output=True)
+
+
+def log_text(name: str) -> str | None:
+    """The log of one process of the native stack (None under compose)."""
+    if os.environ.get("STACK_CONTROLLER", "native") == "compose":
+        return None
+    stack_dir = Path(os.environ.get("STACK_DIR", repo_root() / ".stack"))
+    path = stack_dir / "logs" / f"{name}.log"
+    return path.read_text(errors="replace") if path.exists() else ""
 
 
 @contextmanager

@@ -15,6 +15,12 @@ def db_url_for_tests(url: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}_test"))
 
 
+def redis_url_for_tests(url: str, db: int) -> str:
+    """The same Redis server, another database number (the stack uses 0 and 1)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 def alembic(service_dir: Path, env_name: str, url: str, *args: str) -> str:
     """Run Alembic for a service against `url`, as a user would, and return its output."""
     env = {**os.environ, env_name: url}

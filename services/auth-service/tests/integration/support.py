@@ -5,14 +5,15 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 
-from auth_service.config import Settings
+from auth_service.config import Settings, get_settings
+from stack_control.db import redis_url_for_tests
 
 SettingsFactory = Callable[..., Settings]
 AppFactory = Callable[..., FastAPI]
 ClientFactory = Callable[..., AsyncClient]
 
 # rate-limit counters of the tests (the stack uses db 0)
-TEST_REDIS_URL = "redis://127.0.0.1:6379/2"
+TEST_REDIS_URL = redis_url_for_tests(get_settings().redis_url, 2)
 
 EMAIL = "alice@example.com"
 PASSWORD = "correct horse battery"

@@ -22,11 +22,11 @@ from sqlalchemy.pool import NullPool
 
 from orders_service.config import Settings, get_settings
 from orders_service.main import create_app
-from stack_control.db import alembic, db_url_for_tests
+from stack_control.db import alembic, db_url_for_tests, redis_url_for_tests
 from tests.helpers import SigningKey, bearer, ed25519_key, mint
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-TEST_REDIS_URL = "redis://127.0.0.1:6379/3"
+TEST_REDIS_URL = redis_url_for_tests(get_settings().redis_url, 3)
 
 MakeApp = Callable[..., Awaitable[FastAPI]]
 Auth = Callable[[int], dict[str, str]]

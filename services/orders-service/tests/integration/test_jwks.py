@@ -112,7 +112,7 @@ async def test_start_up_does_not_need_auth_and_keys_arrive_in_the_background(
 async def test_an_unknown_kid_triggers_one_background_refresh(
     make_app: MakeApp, jwks_server: JwksServer
 ) -> None:
-    old, new = ed25519_key(), rsa_key()
+    old, new = ed25519_key(), ed25519_key()
     jwks_server.document = jwks(old)
     await jwks_server.start()
     app = await make_app(**jwks_settings(jwks_server, jwks_min_refresh_interval_seconds=30))
@@ -120,7 +120,7 @@ async def test_an_unknown_kid_triggers_one_background_refresh(
         await eventually_status(client, mint(old, USER), 200)
         assert jwks_server.fetches == 1  # at start-up
 
-        # auth-service rotates to an RS256 key; its JWKS is slow to answer
+        # auth-service rotates to a new key; its JWKS is slow to answer
         jwks_server.document = jwks(old, new)
         jwks_server.delay = 1.0
         token = mint(new, USER)
