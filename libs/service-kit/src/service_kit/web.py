@@ -6,17 +6,17 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from redis.asyncio import Redis
 from sqlalchemy.exc import DBAPIError, OperationalError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service_kit.errors import ServiceError
 from service_kit.logging import bind_correlation_id, clear_correlation_id
@@ -32,6 +32,25 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["method", "route"]
 )
+
+
+def create_service_app(
+    title: str, settings: ServiceSettings, lifespan: Callable[[FastAPI], Any]
+) -> FastAPI:
+    """A FastAPI app with the shared plumbing installed (Swagger UI at /docs, served locally)."""
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    install(app, settings)
+    return app
+
+
+def redis_check(redis: Redis) -> Callable[[], Awaitable[object]]:
+    """A readiness check that pings Redis."""
+
+    async def check() -> object:
+        return await redis.ping()
+
+    return check
 
 
 def install(app: FastAPI, settings: ServiceSettings) -> None:
@@ -93,8 +112,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OSError, on_database_down)
     app.add_exception_handler(TimeoutError, on_database_down)
     app.add_exception_handler(Exception, on_unexpected)
-    # keep FastAPI's own shapes for HTTPException and request validation
-    _ = (StarletteHTTPException, RequestValidationError)
 
 
 def _is_connection_failure(exc: BaseException) -> bool:

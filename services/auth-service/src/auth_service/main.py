@@ -52,28 +52,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await engine.dispose()
         log.info("auth.stopped")
 
-    app = FastAPI(
-        title="auth-service",
-        version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.settings = settings
+    app = web.create_service_app("auth-service", settings, lifespan)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.redis = redis
     app.state.tokens = tokens
     app.state.hasher = hasher
-    web.install(app, settings)
     install_rate_limiting(app, limiter)
-
-    async def redis_ping() -> None:
-        await redis.ping()
 
     app.include_router(
         health_router(
-            {"postgres": lambda: ping(engine), "redis": redis_ping},
+            {"postgres": lambda: ping(engine), "redis": web.redis_check(redis)},
             optional=frozenset({"redis"}),
         )
     )

@@ -37,18 +37,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await broker.aclose()
         await engine.dispose()
 
-    app = FastAPI(title="order-processor", version="0.1.0", lifespan=lifespan, docs_url=None)
-    web.install(app, settings)
-
-    async def broker_ping() -> None:
-        await broker.ping()
+    app = web.create_service_app("order-processor", settings, lifespan)
 
     async def kafka_ping() -> None:
         await asyncio.to_thread(admin.list_topics, timeout=1.5)
 
     app.include_router(
         health_router(
-            {"postgres": lambda: ping(engine), "celery_broker": broker_ping, "kafka": kafka_ping}
+            {
+                "postgres": lambda: ping(engine),
+                "celery_broker": web.redis_check(broker),
+                "kafka": kafka_ping,
+            }
         )
     )
     return app

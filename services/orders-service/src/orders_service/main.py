@@ -56,29 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
             log.info("orders.stopped")
 
-    app = FastAPI(
-        title="orders-service",
-        version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.settings = settings
+    app = web.create_service_app("orders-service", settings, lifespan)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.redis = redis
     app.state.cache = cache
     app.state.tokens = tokens
-    web.install(app, settings)
     install_rate_limiting(app, limiter)
     app.state.rate_limit_check = make_rate_limit_check(limiter, settings.rate_limit, trusted)
 
-    async def redis_ping() -> None:
-        await redis.ping()
-
     app.include_router(
         health_router(
-            {"postgres": lambda: ping(engine), "redis": redis_ping},
+            {"postgres": lambda: ping(engine), "redis": web.redis_check(redis)},
             optional=frozenset({"redis"}),
         )
     )
