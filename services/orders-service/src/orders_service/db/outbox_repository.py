@@ -37,11 +37,17 @@ async def claim_batch(session: AsyncSession, limit: int) -> Sequence[OutboxMessa
 
 
 async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Called once the delivery reports arrived; clock_timestamp(), not now(): the claiming
+    transaction began before the events were produced."""
     if ids:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids))
-            .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1, last_error=None)
+            .values(
+                published_at=func.clock_timestamp(),
+                attempts=OutboxMessage.attempts + 1,
+                last_error=None,
+            )
         )
 
 
