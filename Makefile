@@ -13,6 +13,10 @@ COMPOSE ?= docker compose
 ALL_SVCS := auth-service orders-service order-processor
 svc_dir = $(strip $(if $(filter auth auth-service,$(1)),auth-service,$(if $(filter orders orders-service,$(1)),orders-service,$(if $(filter processor order-processor,$(1)),order-processor,$(error unknown svc '$(1)': use auth, orders or processor)))))
 SVCS := $(if $(svc),$(call svc_dir,$(svc)),$(ALL_SVCS))
+# `make run` ports: the stack's own (stop its copy first: make dev-stop p=orders) unless port=...
+RUN_PORT_auth-service := 8001
+RUN_PORT_orders-service := 8002
+RUN_PORT_order-processor := 8003
 TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,libs/contracts/tests $(foreach s,$(ALL_SVCS),services/$(s)/tests))
 
 .PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs \
@@ -54,10 +58,10 @@ dev-logs: ## tail a process's log: make dev-logs p=orders
 	$(STACK) logs $(p)
 
 # ---- per service ---------------------------------------------------------------------------
-run: ## run one service's API in the foreground with reload: make run svc=orders
+run: ## one service's API in the foreground with reload: make run svc=orders [port=9002]
 	@test -n "$(svc)" || { echo "make run needs svc=auth|orders|processor"; exit 2; }
-	cd services/$(SVCS) && $(WITH_ENV) $(UV) run --frozen uvicorn $(subst -,_,$(SVCS)).main:app --reload \
-	  --port $$(case $(SVCS) in auth-service) echo 8001;; orders-service) echo 8002;; *) echo 8003;; esac)
+	cd services/$(SVCS) && $(WITH_ENV) $(UV) run --frozen uvicorn $(subst -,_,$(SVCS)).main:app \
+	  --reload --host 127.0.0.1 --port $(or $(port),$(RUN_PORT_$(SVCS)))
 
 migrate: ## alembic upgrade head [svc=...]
 	@for s in $(SVCS); do echo "migrate $$s"; (cd services/$$s && $(WITH_ENV) $(UV) run --frozen alembic upgrade head) || exit 1; done
