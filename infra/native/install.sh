@@ -43,6 +43,10 @@ fi
 if ! command -v uv >/dev/null; then
     say "installing uv"
     python3 -m pip install --quiet uv
+    command -v pyenv >/dev/null && pyenv rehash || true
+    hash -r
+    command -v uv >/dev/null ||
+        PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 fi
 
 say "uv sync"
