@@ -17,7 +17,7 @@ SVCS := $(if $(svc),$(call svc_dir,$(svc)),$(ALL_SVCS))
 RUN_PORT_auth-service := 8001
 RUN_PORT_orders-service := 8002
 RUN_PORT_order-processor := 8003
-TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,libs/contracts/tests $(foreach s,$(ALL_SVCS),services/$(s)/tests))
+TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,libs/contracts/tests libs/service-kit/tests $(foreach s,$(ALL_SVCS),services/$(s)/tests))
 
 .PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs \
         run test unit e2e lint fmt migrate revision bench
@@ -61,7 +61,7 @@ dev-logs: ## tail a process's log: make dev-logs p=orders
 run: ## one service's API in the foreground with reload: make run svc=orders [port=9002]
 	@test -n "$(svc)" || { echo "make run needs svc=auth|orders|processor"; exit 2; }
 	cd services/$(SVCS) && $(WITH_ENV) $(UV) run --frozen uvicorn $(subst -,_,$(SVCS)).main:app \
-	  --reload --host 127.0.0.1 --port $(or $(port),$(RUN_PORT_$(SVCS)))
+	  --reload --no-proxy-headers --host 127.0.0.1 --port $(or $(port),$(RUN_PORT_$(SVCS)))
 
 migrate: ## alembic upgrade head [svc=...]
 	@for s in $(SVCS); do echo "migrate $$s"; (cd services/$$s && $(WITH_ENV) $(UV) run --frozen alembic upgrade head) || exit 1; done
@@ -75,7 +75,7 @@ lint: ## ruff check, ruff format --check, mypy, compose schema, hadolint
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs/*/src services/*/src infra/native tests-e2e bench
-	@for d in libs/contracts/tests services/*/tests; do \
+	@for d in libs/*/tests services/*/tests; do \
 	  [ -d $$d ] && { (cd $$(dirname $$d) && $(UV) run --frozen mypy tests) || exit 1; }; done
 	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(UV) run --frozen hadolint services/*/Dockerfile

@@ -47,7 +47,7 @@ def orders_instance(**env: str) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "orders_service.main:app", "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"],
+         "--host", "127.0.0.1", "--no-access-log", "--no-proxy-headers", "--log-level", "warning"],
         cwd=ROOT / "services" / "orders-service",
         env={**os.environ, "ORDERS_RATE_LIMIT_ENABLED": "false", "ORDERS_LOG_LEVEL": "WARNING",
              **env},

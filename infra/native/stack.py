@@ -197,14 +197,14 @@ def programs() -> list[Program]:
         Program(
             "auth",
             f"{py / 'uvicorn'} auth_service.main:app --host 127.0.0.1 --port {port('AUTH')} "
-            "--no-access-log",
+            "--no-access-log --no-proxy-headers",
             service_ready(port("AUTH")),
             directory=services / "auth-service",
         ),
         Program(
             "orders",
             f"{py / 'uvicorn'} orders_service.main:app --host 127.0.0.1 --port {port('ORDERS')} "
-            "--no-access-log",
+            "--no-access-log --no-proxy-headers",
             service_ready(port("ORDERS")),
             directory=services / "orders-service",
         ),
@@ -218,7 +218,7 @@ def programs() -> list[Program]:
         Program(
             "processor",
             f"{py / 'uvicorn'} order_processor.main:app --host 127.0.0.1 "
-            f"--port {port('PROCESSOR')} --no-access-log",
+            f"--port {port('PROCESSOR')} --no-access-log --no-proxy-headers",
             service_ready(port("PROCESSOR")),
             directory=services / "order-processor",
         ),

@@ -61,6 +61,13 @@ def test_token_rate_limit_counts_the_real_client(stack: Stack, http: httpx.Clien
         headers={"X-Forwarded-For": "203.0.113.9"},
     )
     assert spoofed.status_code == 429
+    # Nor by calling auth-service directly: only the gateway's address is a trusted proxy.
+    direct = http.post(
+        f"{stack.url('AUTH')}/token/",
+        data={"username": email, "password": "wrong pw!"},
+        headers={"X-Forwarded-For": "203.0.113.10"},
+    )
+    assert direct.status_code == 429
 
 
 @pytest.mark.parametrize(
@@ -134,3 +141,25 @@ def test_cors_preflight_only_for_allowed_origins(stack: Stack, http: httpx.Clien
             },
         )
         assert response.headers.get("access-control-allow-origin") == expect
+
+
+def test_paths_without_the_trailing_slash_keep_method_and_body(
+    stack: Stack, http: httpx.Client, alice: User
+) -> None:
+    response = http.post(f"{stack.gateway}/orders", json={"items": ITEMS}, headers=alice.auth)
+    assert response.status_code == 307  # answered by the service: a client repeats the POST
+    assert response.headers["location"].endswith("/orders/")
+
+
+def test_gateway_refusals_are_json(stack: Stack, http: httpx.Client) -> None:
+    traced = http.request("TRACE", f"{stack.gateway}/orders/")
+    assert traced.status_code == 405 and _detail(traced)
+    big_header = http.get(f"{stack.gateway}/orders/", headers={"X-Big": "a" * 9000})
+    assert big_header.status_code == 400 and _detail(big_header)
+
+
+def test_head_works_where_get_does(stack: Stack, http: httpx.Client) -> None:
+    for url in (f"{stack.gateway}/.well-known/jwks.json", f"{stack.url('ORDERS')}/health/live"):
+        response = http.head(url)
+        assert response.status_code == 200, url
+        assert response.content == b""

@@ -26,7 +26,7 @@ class ServiceSettings(BaseSettings):
 
     # Values that exist only to make a laptop start; refused outside dev.
     dev_only_values: ClassVar[dict[str, tuple[str, ...]]] = {
-        "database_url": (":changeme@",),
+        "database_url": ("dev-only",),
     }
 
     @model_validator(mode="after")

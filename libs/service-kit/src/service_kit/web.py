@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
@@ -10,13 +11,17 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from redis.asyncio import Redis
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.errors import ServiceError
 from service_kit.logging import bind_correlation_id, clear_correlation_id
@@ -25,6 +30,8 @@ from service_kit.settings import ServiceSettings
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Bodies the services accept at most (the gateway allows less); a larger declared body is a 413.
+MAX_BODY_BYTES = 1_048_576
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests handled", ["method", "route", "status"]
@@ -58,15 +65,51 @@ def install(app: FastAPI, settings: ServiceSettings) -> None:
     _install_request_context(app)
     _install_error_handlers(app)
     app.add_middleware(
-        CORSMiddleware,
+        JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=settings.cors_methods,
         allow_headers=settings.cors_headers,
         allow_credentials=settings.cors_allow_credentials,
         expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
     )
+    app.add_middleware(HeadAsGet)
     _install_metrics(app)
     _install_offline_docs(app)
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with its refusal of a preflight as JSON with a `detail`."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in {"content-length", "content-type"}
+        }
+        detail = bytes(response.body).decode()
+        return JSONResponse({"detail": detail}, status_code=400, headers=headers)
+
+
+class HeadAsGet:
+    """HEAD answers like GET, without the body (FastAPI routes only declare GET)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 def _install_request_context(app: FastAPI) -> None:
@@ -78,16 +121,40 @@ def _install_request_context(app: FastAPI) -> None:
         cid = bind_correlation_id(incoming[:64] if incoming.isprintable() and incoming else None)
         started = time.perf_counter()
         try:
-            response = await call_next(request)
+            if _declared_length(request) > MAX_BODY_BYTES:
+                response: Response = JSONResponse(
+                    {"detail": "request body too large"}, status_code=413
+                )
+            else:
+                response = await call_next(request)
+        except Exception as exc:
+            # Answered here, not by Starlette's outermost handler, so that even an unexpected
+            # error carries the request id and CORS headers and is counted in the metrics.
+            response = unexpected_error(request, exc)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            HTTP_LATENCY.labels(request.method, path).observe(elapsed)
             clear_correlation_id()
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         response.headers[REQUEST_ID_HEADER] = cid
         return response
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A lost database connection is a 503; anything else a logged 500. Never a traceback."""
+    if _is_connection_failure(exc):
+        log.error("database.unavailable", error=type(exc).__name__)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+    log.error("http.unhandled_error", path=request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -96,22 +163,42 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
-    async def on_database_down(_: Request, exc: Exception) -> Response:
-        log.error("database.unavailable", error=type(exc).__name__)
-        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+    async def on_invalid_request(_: Request, exc: Exception) -> Response:
+        """FastAPI's 422 list, without echoing the input (it may hold a password, a huge body,
+        or values JSON cannot carry, such as NaN or a lone surrogate)."""
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"detail": [_safe_error(e) for e in exc.errors()]}, status_code=422)
 
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        if _is_connection_failure(exc):
-            return await on_database_down(request, exc)
-        log.exception("http.unhandled_error", path=request.url.path)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+    async def on_data_error(_: Request, exc: Exception) -> Response:
+        log.info("database.data_error", error=type(getattr(exc, "orig", exc)).__name__)
+        return JSONResponse({"detail": "a value cannot be stored"}, status_code=422)
+
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        return unexpected_error(request, exc)
 
     app.add_exception_handler(ServiceError, on_service_error)
-    app.add_exception_handler(OperationalError, on_database_down)
-    app.add_exception_handler(DBAPIError, on_unexpected)
-    app.add_exception_handler(OSError, on_database_down)
-    app.add_exception_handler(TimeoutError, on_database_down)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+    app.add_exception_handler(DataError, on_data_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+
+
+def _safe_error(error: Any) -> dict[str, Any]:
+    kept = {k: v for k, v in dict(error).items() if k not in {"input", "url"}}
+    return {k: _json_safe(v) for k, v in kept.items()}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return _json_safe(str(value))
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
@@ -119,7 +206,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
         return True
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, (OSError, TimeoutError, ConnectionError)):
+        if isinstance(cause, (OSError, TimeoutError, ConnectionError, PoolTimeout)):
             return True
         if type(cause).__name__ in {
             "CannotConnectNowError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import Final
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -44,10 +44,6 @@ class Settings(ServiceSettings):
     # rate limits (limits/slowapi syntax, e.g. "10/minute"; several separated by ";")
     rate_limit_token: str = "10/minute"  # noqa: S105 (a rate, not a secret)
     rate_limit_register: str = "30/minute"
-
-    dev_only_values: ClassVar[dict[str, tuple[str, ...]]] = {
-        "database_url": ("dev-only",),
-    }
 
     @field_validator("jwt_private_key", "jwt_private_key_file", mode="before")
     @classmethod

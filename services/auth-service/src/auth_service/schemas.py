@@ -24,7 +24,8 @@ def password_length_problem(password: str) -> str | None:
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"email": "alice@example.com", "password": "s3cret-pass"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "alice@example.com", "password": "s3cret-pass"}]},
     )
 
     email: EmailStr

@@ -63,6 +63,7 @@ async def test_concurrent_registrations_of_one_email_give_one_user(client: Async
         ({"email": "carol@example.com", "password": "é" * 36 + "a"}, "73 bytes in 37 characters"),
         ({"email": "carol@example.com"}, "missing password"),
         ({"password": PASSWORD}, "missing email"),
+        ({"email": "carol@example.com", "password": PASSWORD, "is_admin": True}, "unknown field"),
     ],
 )
 async def test_invalid_registrations_are_422(
@@ -100,3 +101,21 @@ async def test_internationalized_email_is_stored_lower_case(client: AsyncClient)
     assert created.status_code == 201, created.text
     assert created.json()["email"] == "ärger@bücher.de"
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"email": "carol@example.com", "password": NaN}',
+        '{"email": "carol@example.com", "password": "pass\\ud800word"}',
+        '{"email": "x\\ud800@example.com", "password": "long enough"}',
+    ],
+    ids=["NaN password", "lone surrogate in password", "lone surrogate in email"],
+)
+async def test_bodies_json_cannot_echo_are_422_not_500(client: AsyncClient, raw: str) -> None:
+    response = await client.post(
+        "/register/", content=raw, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert "input" not in response.text

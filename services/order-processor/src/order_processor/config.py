@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import ClassVar
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
@@ -34,10 +33,6 @@ class Settings(ServiceSettings):
             "PROCESSOR_ORDER_PROCESSING_SECONDS", "ORDER_PROCESSING_SECONDS"
         ),
     )
-
-    dev_only_values: ClassVar[dict[str, tuple[str, ...]]] = {
-        "database_url": ("dev-only",),
-    }
 
     @property
     def sync_database_url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, field_validator
@@ -51,10 +51,6 @@ class Settings(ServiceSettings):
     relay_delivery_timeout_seconds: float = 10.0
     relay_max_backoff_seconds: float = 15.0
     outbox_retention_hours: float = 24.0
-
-    dev_only_values: ClassVar[dict[str, tuple[str, ...]]] = {
-        "database_url": ("dev-only",),
-    }
 
     @field_validator("jwt_public_key_file", mode="before")
     @classmethod

@@ -6,6 +6,8 @@ all `OrderRead` dumped to JSON.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +16,7 @@ from typing import Annotated, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -52,14 +55,39 @@ UtcDatetime = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
+_DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _plain_decimal_string(value: object) -> object:
+    """Strings must be plain ASCII decimals ("19.99"): no signs, exponents, spaces, "_" or
+    other scripts' digits, which Python's Decimal would otherwise accept."""
+    if isinstance(value, str) and not _DECIMAL_STRING.fullmatch(value):
+        raise ValueError("must be a number or a decimal string such as 19.99")
+    return value
+
+
+def _text(value: str) -> str:
+    """Printable text: no control characters (PostgreSQL's JSONB refuses NUL), no lone
+    surrogates (not UTF-8), not blank."""
+    if any(unicodedata.category(ch) in {"Cc", "Cs"} for ch in value):
+        raise ValueError("must not contain control characters or lone surrogates")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+
 # A price comes as a JSON number or a decimal string ("19.99"); booleans are refused.
 Price = Annotated[
     Decimal,
+    BeforeValidator(_plain_decimal_string),
     Field(gt=0, le=MAX_ITEM_PRICE, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
 TotalPrice = Annotated[
     Decimal,
+    BeforeValidator(_plain_decimal_string),
     Field(ge=0, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
@@ -70,8 +98,8 @@ class Item(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    product_id: str | None = Field(default=None, min_length=1, max_length=64)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    product_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     quantity: Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
     price: Price
 

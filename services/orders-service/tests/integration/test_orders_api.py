@@ -133,6 +133,20 @@ INVALID_BODIES: list[tuple[str, Any]] = [
         {"items": [item(quantity=10_000, price="1000000")] * 2},
     ),
     ("not JSON", "not json"),
+    # values JSON parsers accept but an order cannot hold (raw bodies: sent as written)
+    ("price NaN literal", '{"items": [{"name": "x", "quantity": 1, "price": NaN}]}'),
+    ("price Infinity literal", '{"items": [{"name": "x", "quantity": 1, "price": Infinity}]}'),
+    ("price 1e400", '{"items": [{"name": "x", "quantity": 1, "price": 1e400}]}'),
+    ("items NaN", '{"items": NaN}'),
+    ("NUL in name", '{"items": [{"name": "a\\u0000", "quantity": 1, "price": 1}]}'),
+    ("lone surrogate in name", '{"items": [{"name": "\\ud800", "quantity": 1, "price": 1}]}'),
+    ("blank name", {"items": [item(name="   ")]}),
+    ("control character in product_id", {"items": [item(product_id="sku\t1")]}),
+    ("price with underscores", {"items": [item(price="1_000")]}),
+    ("price with a sign", {"items": [item(price="+1.50")]}),
+    ("price with spaces", {"items": [item(price=" 1.50 ")]}),
+    ("price with an exponent", {"items": [item(price="1e3")]}),
+    ("price in other digits", {"items": [item(price="\u0661\u0662")]}),
 ]
 
 
