@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.config import Settings
 from orders_service.db import outbox_repository as repo
-from orders_service.db.models import Order, OrderStatus, OutboxMessage
+from orders_service.db.models import Order, OutboxMessage
 from orders_service.outbox_relay import Relay, RelayError, make_producer
+from orders_service.schemas import OrderCreate
+from orders_service.services.orders import create_order
 
-from .conftest import order_json, read_topic
+from .conftest import read_topic
 
 
 async def _rows(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
@@ -112,19 +114,27 @@ async def test_retention_deletes_only_old_published_rows(
     assert {r.event_id for r in await _rows(sessions)} == {recent.event_id, unpublished.event_id}
 
 
-async def test_a_rolled_back_order_leaves_no_outbox_row(sessions, make_rows) -> None:
-    data = order_json()
+async def test_a_rolled_back_order_leaves_no_outbox_row(sessions) -> None:
+    """The create_order use case writes the order and its event in the caller's transaction:
+    when that transaction rolls back, neither exists."""
+    body = OrderCreate.model_validate({"items": [{"name": "Tea", "quantity": 1, "price": "2.50"}]})
     async with sessions() as session, session.begin():
-        session.add(
-            Order(
-                user_id=data["user_id"],
-                items=data["items"],
-                total_price=data["total_price"],
-                status=OrderStatus.PENDING,
-            )
-        )
-        session.add_all(make_rows(1))
+        created = await create_order(session, 7, body)
         await session.flush()
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         await session.rollback()
     async with sessions() as session:
+        assert await session.get(Order, created.id) is None
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_a_committed_order_has_exactly_one_new_order_event(sessions) -> None:
+    body = OrderCreate.model_validate({"items": [{"name": "Tea", "quantity": 2, "price": "2.50"}]})
+    async with sessions() as session, session.begin():
+        created = await create_order(session, 7, body)
+    async with sessions() as session:
+        (row,) = (await session.scalars(select(OutboxMessage))).all()
+    assert row.key == str(created.id)
+    assert row.payload["event_type"] == "new_order"
+    assert row.payload["data"]["order_id"] == str(created.id)
+    assert row.payload["data"]["total_price"] == 5.0
