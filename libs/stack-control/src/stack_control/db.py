@@ -53,3 +53,19 @@ def table_names(url: str) -> set[str]:
             await engine.dispose()
 
     return asyncio.run(read())
+
+
+def check_migrations_round_trip(
+    service_dir: Path, env_name: str, url: str, tables: set[str]
+) -> None:
+    """Upgrade to head, downgrade to base (the tables are gone), upgrade again (they are back)."""
+    alembic(service_dir, env_name, url, "upgrade", "head")
+    assert table_names(url) >= tables
+
+    alembic(service_dir, env_name, url, "downgrade", "base")
+    assert not tables & table_names(url)
+
+    out = alembic(service_dir, env_name, url, "upgrade", "head")
+    assert "Running upgrade" in out
+    assert table_names(url) >= tables
+    assert "(head)" in alembic(service_dir, env_name, url, "current")

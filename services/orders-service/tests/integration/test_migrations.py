@@ -3,21 +3,11 @@
 from pathlib import Path
 
 from orders_service.config import get_settings
-from stack_control.db import alembic, db_url_for_tests, table_names
+from stack_control.db import check_migrations_round_trip, db_url_for_tests
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-TABLES = {"orders", "outbox"}
 
 
 def test_migrations_go_down_to_base_and_up_to_head() -> None:
     url = db_url_for_tests(get_settings().database_url)
-    alembic(SERVICE_DIR, "ORDERS_DATABASE_URL", url, "upgrade", "head")
-    assert table_names(url) >= TABLES
-
-    alembic(SERVICE_DIR, "ORDERS_DATABASE_URL", url, "downgrade", "base")
-    assert not TABLES & table_names(url)
-
-    out = alembic(SERVICE_DIR, "ORDERS_DATABASE_URL", url, "upgrade", "head")
-    assert "Running upgrade" in out
-    assert table_names(url) >= TABLES
-    assert "(head)" in alembic(SERVICE_DIR, "ORDERS_DATABASE_URL", url, "current")
+    check_migrations_round_trip(SERVICE_DIR, "ORDERS_DATABASE_URL", url, {"orders", "outbox"})
