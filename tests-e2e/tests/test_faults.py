@@ -84,8 +84,10 @@ def test_consumer_and_worker_down_events_wait_and_are_processed_once(
 
 
 def test_postgres_down_gives_json_503_fast_and_recovers_without_restart(
-    stack: Stack, http: httpx.Client, alice: User
+    stack: Stack, http: httpx.Client, alice: User, processor_db: Sql
 ) -> None:
+    # Its task works for ORDER_PROCESSING_SECONDS, so it records the order while PostgreSQL is
+    # down: the task waits the outage out instead of failing.
     (order_id,) = _create(http, stack, alice, 1)
     with stopped("postgres"):
         for method, path, body in (
@@ -108,4 +110,5 @@ def test_postgres_down_gives_json_503_fast_and_recovers_without_restart(
 
     got = eventually(answered, 30, "orders answers again")
     assert order_id in [o["id"] for o in got.json()]
+    eventually(lambda: processed_count(processor_db, [order_id]) == 1, 90, "processed once")
     assert http.get(f"{stack.url('AUTH')}/health/ready").status_code == 200

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts import NewOrderV1
 from order_processor.celery_app import app, settings
@@ -17,8 +18,20 @@ log = structlog.get_logger(__name__)
 
 PROCESS_ORDER = "order_processor.process_order"
 
+# A database that is down (or a dropped connection) is waited out, with back-off, for as long as
+# it takes: a failed task would be acknowledged and its order never processed. Bad data is not
+# retried.
+TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
 
-@app.task(name=PROCESS_ORDER)
+
+@app.task(
+    name=PROCESS_ORDER,
+    autoretry_for=TRANSIENT,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=None,
+)
 def process_order(
     order: dict[str, Any], event_id: str | None = None, correlation_id: str | None = None
 ) -> bool:
