@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pydantic import SecretStr, ValidationError
 
 from auth_service.config import Settings
@@ -62,9 +64,15 @@ def test_defaults() -> None:
 
 
 def test_private_key_is_not_printed() -> None:
-    s = settings(jwt_private_key=SecretStr("-----BEGIN PRIVATE KEY-----MC4CAQA"))
+    pem = (
+        Ed25519PrivateKey.generate()
+        .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        .decode()
+    )
+    s = settings(jwt_private_key=SecretStr(pem))
 
-    assert "MC4CAQA" not in repr(s)
+    body = pem.splitlines()[1]
+    assert body not in repr(s) and body not in str(s.model_dump())
 
 
 def test_empty_key_variables_count_as_unset() -> None:
