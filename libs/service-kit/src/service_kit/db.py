@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,13 +35,32 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "service_kit.after_commit"
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `hook` once this session's transaction has committed (never after a rollback):
+    for work that must follow a durable change, such as refreshing a cache."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The one place that commits for HTTP requests: commit on success, roll back on error."""
+    """The one place that commits for HTTP requests: commit on success, roll back on error,
+    then run the after-commit hooks."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
             yield session
             await session.commit()
         except BaseException:
+            session.info.pop(_AFTER_COMMIT, None)
             await session.rollback()
             raise
+        for hook in session.info.pop(_AFTER_COMMIT, []):
+            await hook()
+
+
+# scope="function": FastAPI ends the dependency (commit, hooks) before the response is sent, so
+# a failed commit is never preceded by a 2xx and a client reads its own writes.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

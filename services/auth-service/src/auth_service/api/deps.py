@@ -6,19 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.db.models import User
 from auth_service.db.repository import UserRepository
-from auth_service.db.session import get_session
+from auth_service.db.session import SessionDep
 from auth_service.services import users
 from auth_service.services.security import PasswordHasher
 from auth_service.services.tokens import TokenService
 from service_kit.ratelimit import Network, client_ip
 
-# "function" scope: the session commits before the response is sent, so a failed commit
-# can never follow a 201 that has already gone out.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Session = SessionDep
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token/")
 

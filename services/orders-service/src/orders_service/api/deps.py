@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from slowapi import Limiter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from orders_service.db import session as db_session
+from orders_service.db.session import SessionDep
 from orders_service.services.cache import OrderCache
 from orders_service.services.tokens import TokenVerifier
 from service_kit.errors import Unauthorized
@@ -33,13 +31,6 @@ async def current_user_id(
     user_id = verifier.verify(token)
     request.state.user_id = user_id  # the rate limit's key
     return user_id
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The kit's session (it commits, or rolls back on an error); then the after-commit hooks."""
-    async with asynccontextmanager(db_session.get_session)(request) as session:
-        yield session
-    await db_session.run_after_commit(session)
 
 
 def get_cache(request: Request) -> OrderCache:
@@ -78,7 +69,5 @@ async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_
 
 
 CurrentUser = Annotated[int, Depends(current_user_id)]
-# scope="function": the commit (and the cache refresh after it) happens before the response
-# is sent, so a client that got 200/201 can read its own write.
-Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+Session = SessionDep
 Cache = Annotated[OrderCache, Depends(get_cache)]
