@@ -31,6 +31,13 @@ def _create(http: httpx.Client, stack: Stack, user: User, count: int) -> list[st
     return ids
 
 
+def _outbox_backlog(http: httpx.Client, stack: Stack) -> float:
+    for line in http.get(f"{stack.url('ORDERS')}/metrics").text.splitlines():
+        if line.startswith("orders_outbox_backlog "):
+            return float(line.split()[1])
+    return -1.0
+
+
 def test_redis_down_reads_and_writes_still_work_and_events_wait_for_the_broker(
     stack: Stack, http: httpx.Client, alice: User, processor_db: Sql
 ) -> None:
@@ -65,6 +72,7 @@ def test_kafka_down_orders_accepted_then_every_event_delivered_once(
         accepted = _create(http, stack, alice, 20)
         time.sleep(1)  # give the relay time to try (and fail) at least once
         assert unpublished_count(orders_db, accepted) == 20  # the backlog waits in the outbox
+        eventually(lambda: _outbox_backlog(http, stack) >= 20, 15, "the backlog shown on /metrics")
     published = eventually(
         lambda: published_count(orders_db, accepted) == 20 or None, 120, "backlog published"
     )

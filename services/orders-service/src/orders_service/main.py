@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from orders_service.api.routes import router
 from orders_service.config import Settings, get_settings
 from orders_service.db.session import make_sessionmaker
 from orders_service.logging import setup_logging
+from orders_service.metrics import refresh_forever
 from orders_service.services.cache import CircuitBreaker, OrderCache
 from orders_service.services.tokens import make_verifier
 from service_kit import web
@@ -46,10 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await tokens.start()  # never fails on an unreachable auth-service: retried in background
+        gauges = asyncio.create_task(refresh_forever(app.state.sessionmaker))
         log.info("orders.started")
         try:
             yield
         finally:
+            gauges.cancel()
             await tokens.stop()
             await cache.close()
             await redis.aclose()
