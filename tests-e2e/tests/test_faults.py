@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 
 import httpx
 import pytest
 
-from stack_control import stopped
+from stack_control import log_text, stopped
 from tests.conftest import (
     ITEMS,
     Sql,
@@ -29,6 +31,19 @@ def _create(http: httpx.Client, stack: Stack, user: User, count: int) -> list[st
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
     return ids
+
+
+def _assert_each_processed_once(order_ids: list[str]) -> None:
+    """The task's effect, counted in the worker's log: one 'order processed' line per order."""
+    text = log_text("worker")
+    if text is None:  # compose: the processed_orders rows are the proof
+        return
+    counts = Counter(
+        entry.get("order_id")
+        for entry in (json.loads(line) for line in text.splitlines() if line.startswith("{"))
+        if entry.get("event") == "order processed"
+    )
+    assert {order_id: counts[order_id] for order_id in order_ids} == dict.fromkeys(order_ids, 1)
 
 
 def _outbox_backlog(http: httpx.Client, stack: Stack) -> float:
@@ -79,6 +94,7 @@ def test_kafka_down_orders_accepted_then_every_event_delivered_once(
     assert published
     eventually(lambda: processed_count(processor_db, accepted) == 20, 120, "all processed")
     assert processed_count(processor_db, accepted) == 20  # none lost; the key forbids two
+    _assert_each_processed_once(accepted)
 
 
 def test_consumer_and_worker_down_events_wait_and_are_processed_once(
@@ -89,6 +105,7 @@ def test_consumer_and_worker_down_events_wait_and_are_processed_once(
         time.sleep(1)
         assert processed_count(processor_db, accepted) == 0
     eventually(lambda: processed_count(processor_db, accepted) == 5, 90, "processed after restart")
+    _assert_each_processed_once(accepted)
 
 
 def test_postgres_down_gives_json_503_fast_and_recovers_without_restart(
