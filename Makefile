@@ -20,7 +20,7 @@ RUN_PORT_order-processor := 8003
 TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,libs/contracts/tests libs/service-kit/tests $(foreach s,$(ALL_SVCS),services/$(s)/tests))
 
 .PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs \
-        run test unit e2e lint fmt migrate revision bench
+        run test unit e2e lint fmt migrate revision bench dev-kill
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ dev-stop: ## stop one process: make dev-stop p=redis
 
 dev-start: ## start one process again: make dev-start p=redis
 	$(STACK) start $(p)
+
+dev-kill: ## SIGKILL one process, as a crash would (the supervisor restarts it): make dev-kill p=worker
+	$(STACK) kill $(p)
 
 dev-logs: ## tail a process's log: make dev-logs p=orders
 	$(STACK) logs $(p)

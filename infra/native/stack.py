@@ -6,6 +6,7 @@ Usage (through `make dev-*`):
     stack.py status             one line per process
     stack.py stop NAME          stop one process (postgres, redis, kafka, gateway, auth, ...)
     stack.py start NAME         start it again and wait until it is ready
+    stack.py kill NAME          SIGKILL it, as a crash would (the supervisor restarts it)
     stack.py logs [NAME]        the tail of a process's log file
 
 State (data, logs, generated config) lives in $STACK_DIR (default: <repo>/.stack, git-ignored).
@@ -541,6 +542,15 @@ def stop(name: str) -> None:
     log.info("%-9s stopped", name)
 
 
+def kill(name: str) -> None:
+    """SIGKILL, as a crash would: the supervisor starts the process again by itself."""
+    program(name)
+    result = supervisorctl("signal", "KILL", name)
+    if result.returncode != 0:
+        sys.exit(f"could not kill {name}: {result.stdout.strip()}")
+    log.info("%-9s killed", name)
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -611,10 +621,12 @@ def main() -> int:
         exec_with_env(sys.argv[2:])
     logging.basicConfig(level=logging.INFO, format="stack: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("command", choices=["up", "down", "status", "stop", "start", "logs"])
+    parser.add_argument(
+        "command", choices=["up", "down", "status", "stop", "start", "kill", "logs"]
+    )
     parser.add_argument("name", nargs="?")
     args = parser.parse_args()
-    if args.command in ("stop", "start") and not args.name:
+    if args.command in ("stop", "start", "kill") and not args.name:
         parser.error(f"{args.command} needs a process name")
     if args.command == "up":
         up()
@@ -626,6 +638,8 @@ def main() -> int:
         stop(args.name)
     elif args.command == "start":
         start(args.name)
+    elif args.command == "kill":
+        kill(args.name)
     else:
         logs(args.name)
     return 0

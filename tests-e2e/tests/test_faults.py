@@ -9,7 +9,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from stack_control import log_text, stopped
+from stack_control import kill, log_text, stopped
 from tests.conftest import (
     ITEMS,
     Sql,
@@ -137,3 +137,25 @@ def test_postgres_down_gives_json_503_fast_and_recovers_without_restart(
     assert order_id in [o["id"] for o in got.json()]
     eventually(lambda: processed_count(processor_db, [order_id]) == 1, 90, "processed once")
     assert http.get(f"{stack.url('AUTH')}/health/ready").status_code == 200
+
+
+def test_worker_killed_mid_task_the_order_is_still_processed_once(
+    stack: Stack, http: httpx.Client, alice: User, processor_db: Sql
+) -> None:
+    if log_text("worker") is None:
+        pytest.skip("watches the native worker's log for the task to start")
+    (order_id,) = _create(http, stack, alice, 1)
+
+    def started() -> bool:
+        return any(
+            order_id in line and "order.processing" in line
+            for line in (log_text("worker") or "").splitlines()
+        )
+
+    eventually(started, 30, "the task started")
+    kill("worker")  # mid-task: it works ORDER_PROCESSING_SECONDS before recording the order
+    assert processed_count(processor_db, [order_id]) == 0
+    # The task was acknowledged late, so the broker hands it out again (after the visibility
+    # timeout) to the worker the supervisor restarted.
+    eventually(lambda: processed_count(processor_db, [order_id]) == 1, 150, "processed")
+    _assert_each_processed_once([order_id])

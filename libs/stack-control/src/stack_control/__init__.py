@@ -46,6 +46,16 @@ def _command(action: str, name: str) -> list[str]:
     return [sys.executable, str(repo_root() / "infra" / "native" / "stack.py"), action, name]
 
 
+def kill(name: str) -> None:
+    """SIGKILL `name`, as a crash would; its supervisor (or compose's restart policy) brings it
+    back."""
+    if os.environ.get("STACK_CONTROLLER", "native") == "compose":
+        command = ["docker", "compose", "kill", "-s", "KILL", name]
+    else:
+        command = _command("kill", name)
+    subprocess.run(command, check=True, cwd=repo_root(), capture_output=True)
+
+
 def stop(name: str) -> None:
     subprocess.run(_command("stop", name), check=True, cwd=repo_root(), capture_output=True)
 
