@@ -41,12 +41,20 @@ if [ ! -f "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
 fi
 
 if ! command -v uv >/dev/null; then
-    say "installing uv"
-    python3 -m pip install --quiet uv
+    say "installing uv from PyPI"
+    # A pip of its own (pyenv, venv) first; a Debian python refuses system-wide installs
+    # (PEP 668), so then into ~/.local, or through pipx.
+    python3 -m pip install --quiet uv 2>/dev/null ||
+        python3 -m pip install --quiet --user --break-system-packages uv 2>/dev/null || {
+        command -v pipx >/dev/null || {
+            $SUDO apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pipx >/dev/null
+        }
+        pipx install uv
+    }
     command -v pyenv >/dev/null && pyenv rehash || true
+    export PATH="$HOME/.local/bin:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
     hash -r
-    command -v uv >/dev/null ||
-        PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 fi
 
 say "uv sync"

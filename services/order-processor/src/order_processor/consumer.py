@@ -27,7 +27,14 @@ from types import FrameType
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +51,7 @@ from service_kit.logging import bind_correlation_id, clear_correlation_id
 log = structlog.get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
+MAX_DLQ_ATTEMPTS = 10
 
 
 class Stop:
@@ -70,6 +78,7 @@ class OrderConsumer:
         self.consumer = consumer
         self.dlq = dlq
         self.failures = 0
+        self.dlq_failures = 0
         self.handled = 0
 
     def handle(self, msg: Message) -> bool:
@@ -116,21 +125,38 @@ class OrderConsumer:
             clear_correlation_id()
 
     def _dead_letter(self, msg: Message, reason: str) -> bool:
+        """Send an invalid message to the DLQ; True once Kafka acknowledged it. If the DLQ
+        refuses it MAX_DLQ_ATTEMPTS times (e.g. too large), it is logged as an error, with the
+        reason and its position, and skipped, so that one message cannot stop the partition."""
         headers = [*(msg.headers() or []), (DLQ_REASON_HEADER, reason.encode()[:1000])]
         headers += [
             ("source_topic", (msg.topic() or "").encode()),
             ("source_partition", str(msg.partition()).encode()),
             ("source_offset", str(msg.offset()).encode()),
         ]
-        self.dlq.produce(self.settings.dlq_topic, value=msg.value(), key=msg.key(), headers=headers)
-        if self.dlq.flush(10) != 0:
-            raise RuntimeError("dead-letter message not delivered")
-        log.warning(
-            "consumer.dead_lettered",
-            reason=reason,
-            partition=msg.partition(),
-            offset=msg.offset(),
-        )
+        reports: list[KafkaError | None] = []
+        try:
+            self.dlq.produce(
+                self.settings.dlq_topic,
+                value=msg.value(),
+                key=msg.key(),
+                headers=headers,
+                on_delivery=lambda err, _: reports.append(err),
+            )
+            self.dlq.flush(10)
+            error = reports[0] if reports else "no delivery report"
+        except (BufferError, KafkaException) as exc:
+            error = str(exc)
+        where = {"partition": msg.partition(), "offset": msg.offset(), "reason": reason}
+        if error is None:
+            self.dlq_failures = 0
+            log.warning("consumer.dead_lettered", **where)
+            return True
+        self.dlq_failures += 1
+        if self.dlq_failures < MAX_DLQ_ATTEMPTS:
+            raise RuntimeError(f"dead-letter message not delivered: {error}")
+        self.dlq_failures = 0
+        log.error("consumer.dead_letter_failed", error=str(error), **where)
         return True
 
     def run(self, stop: Stop) -> None:
@@ -161,7 +187,8 @@ class OrderConsumer:
     def _back_off(self, msg: Message, exc: Exception) -> None:
         """Go back to the failed message and wait before trying it again."""
         self.failures += 1
-        delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2**self.failures) * random.uniform(0.5, 1.0)
+        exponent = min(self.failures, 10)  # a long outage must not overflow the float
+        delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2**exponent) * random.uniform(0.5, 1.0)
         log.warning(
             "consumer.retry",
             error=type(exc).__name__,

@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from contracts import NewOrderV1
 from order_processor.celery_app import app, settings
@@ -21,7 +22,7 @@ PROCESS_ORDER = "order_processor.process_order"
 # A database that is down (or a dropped connection) is waited out, with back-off, for as long as
 # it takes: a failed task would be acknowledged and its order never processed. Bad data is not
 # retried.
-TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
+TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
 
 
 @app.task(

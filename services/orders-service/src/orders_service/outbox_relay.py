@@ -18,6 +18,7 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,18 +37,20 @@ log = structlog.get_logger(__name__)
 RETENTION_SWEEP_SECONDS = 60.0
 
 
-def make_producer(settings: Settings) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "message.timeout.ms": int(settings.relay_delivery_timeout_seconds * 1000),
-            "client.id": "orders-outbox-relay",
-        },
-        logger=logging.getLogger("librdkafka"),
-    )
+def make_producer(
+    settings: Settings, error_cb: Callable[[KafkaError], None] | None = None
+) -> Producer:
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "message.timeout.ms": int(settings.relay_delivery_timeout_seconds * 1000),
+        "client.id": "orders-outbox-relay",
+    }
+    if error_cb is not None:
+        config["error_cb"] = error_cb
+    return Producer(config, logger=logging.getLogger("librdkafka"))
 
 
 class Relay:
@@ -55,18 +58,33 @@ class Relay:
         self,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
-        producer: Producer,
+        producer: Producer | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.producer = producer
+        self.fatal: KafkaError | None = None
+        self.producer = producer or make_producer(settings, self._on_error)
         self.wake = asyncio.Event()
         self.stopped = asyncio.Event()
         self.failures = 0
         self.last_sweep = 0.0
 
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err
+
+    def _renew_producer_after_a_fatal_error(self) -> None:
+        """A fatal error (e.g. of the idempotent producer's sequence) makes librdkafka's
+        producer unusable for good: start a new one; its rows are still unpublished."""
+        if self.fatal is None:
+            return
+        log.error("relay.producer_renewed", error=str(self.fatal))
+        self.fatal = None
+        self.producer = make_producer(self.settings, self._on_error)
+
     async def publish_batch(self) -> int:
         """Publish one claimed batch; returns how many rows were marked published."""
+        self._renew_producer_after_a_fatal_error()
         async with self.sessions() as session, session.begin():
             rows = await repo.claim_batch(session, self.settings.relay_batch_size)
             if not rows:
@@ -76,6 +94,8 @@ class Relay:
             def report(row_id: int) -> Any:
                 def on_delivery(err: KafkaError | None, _: Message) -> None:
                     results[row_id] = None if err is None else str(err)
+                    if err is not None and err.fatal():
+                        self.fatal = err
 
                 return on_delivery
 
@@ -142,7 +162,8 @@ class Relay:
 
     async def _back_off(self, exc: Exception) -> None:
         self.failures += 1
-        ceiling = min(self.settings.relay_max_backoff_seconds, 0.5 * 2**self.failures)
+        exponent = min(self.failures, 10)  # a long outage must not overflow the float
+        ceiling = min(self.settings.relay_max_backoff_seconds, 0.5 * 2**exponent)
         delay = random.uniform(ceiling / 2, ceiling)
         log.warning(
             "relay.retry",
@@ -197,7 +218,7 @@ async def main_async() -> None:
     settings = get_settings()
     setup_logging(settings)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
-    relay = Relay(settings, make_sessionmaker(engine), make_producer(settings))
+    relay = Relay(settings, make_sessionmaker(engine))
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, relay.stop)

@@ -19,8 +19,9 @@ def sync_engine() -> Engine:
     settings = get_settings()
     return create_engine(
         settings.sync_database_url,
-        pool_size=5,
-        max_overflow=5,
+        # the worker's threads hold a connection only for two short statements each
+        pool_size=10,
+        max_overflow=20,
         pool_pre_ping=True,
         connect_args={"connect_timeout": 2},
     )

@@ -104,7 +104,9 @@ class CircuitBreaker:
         return False
 
     def success(self) -> None:
-        if self.state is not BreakerState.CLOSED:
+        # Only the probe closes the breaker: a call that began before it opened and happened to
+        # succeed says nothing about Redis now.
+        if self.state is BreakerState.HALF_OPEN:
             self.state = BreakerState.CLOSED
             log.info("cache.breaker_closed", breaker=self.name)
 

@@ -243,7 +243,7 @@ class JwksKeys:
             if self.loaded and not self.failures:
                 delay = self.refresh_seconds
             else:  # not loaded yet, or the last fetch failed: retry sooner, with back-off
-                delay = min(2.0**self.failures, RETRY_CAP_SECONDS, self.refresh_seconds)
+                delay = min(2.0 ** min(self.failures, 10), RETRY_CAP_SECONDS, self.refresh_seconds)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
