@@ -176,6 +176,7 @@ def programs() -> list[Program]:
             f"{pg_bin('postgres')} -D {pg / 'data'} -p {port('POSTGRES')} "
             f"-k {pg / 'run'} -c listen_addresses=127.0.0.1",
             postgres_ready,
+            directory=pg,  # as `postgres`, the repository itself may be out of reach
             user="postgres" if IS_ROOT else None,
             stop_signal="INT",
             stop_wait=30,
