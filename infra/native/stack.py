@@ -24,6 +24,7 @@ import socket
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -162,8 +163,15 @@ def pg_root() -> Path:
     return Path("/var/tmp") / f"orders-stack-{digest}" / "postgres"  # noqa: S108 (fixed, per-stack)
 
 
+def socket_root() -> Path:
+    """Unix sockets (supervisor's, PostgreSQL's) live under a short path in /tmp: a socket path
+    must stay under ~107 bytes, however deep the repository is checked out."""
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, str(STACK_DIR)).hex[:12]
+    return Path(tempfile.gettempdir()) / f"orders-stack-{digest}"
+
+
 def pg_socket_dir() -> Path:
-    return pg_root() / "run"
+    return socket_root() / "pg"
 
 
 def programs() -> list[Program]:
@@ -174,7 +182,7 @@ def programs() -> list[Program]:
         Program(
             "postgres",
             f"{pg_bin('postgres')} -D {pg / 'data'} -p {port('POSTGRES')} "
-            f"-k {pg / 'run'} -c listen_addresses=127.0.0.1",
+            f"-k {pg_socket_dir()} -c listen_addresses=127.0.0.1",
             postgres_ready,
             directory=pg,  # as `postgres`, the repository itself may be out of reach
             user="postgres" if IS_ROOT else None,
@@ -262,7 +270,7 @@ def write_supervisor_conf() -> Path:
     logs = STACK_DIR / "logs"
     lines = [
         "[unix_http_server]",
-        f"file={STACK_DIR / 'supervisor.sock'}",
+        f"file={socket_root() / 'supervisor.sock'}",
         "chmod=0700",
         "[supervisord]",
         f"logfile={logs / 'supervisord.log'}",
@@ -271,7 +279,7 @@ def write_supervisor_conf() -> Path:
         "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
         "[supervisorctl]",
-        f"serverurl=unix://{STACK_DIR / 'supervisor.sock'}",
+        f"serverurl=unix://{socket_root() / 'supervisor.sock'}",
     ]
     for p in programs():
         # Programs that run as this user start through `stack.py exec`, which reads .env.example
@@ -386,10 +394,11 @@ def write_kafka_conf() -> None:
 def init_postgres() -> None:
     root = pg_root()
     data = root / "data"
-    (root / "run").mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    pg_socket_dir().mkdir(parents=True, exist_ok=True)
     if IS_ROOT:
         shutil.chown(root, "postgres", "postgres")
-        shutil.chown(root / "run", "postgres", "postgres")
+        shutil.chown(pg_socket_dir(), "postgres", "postgres")
     if (data / "PG_VERSION").exists():
         return
     data.mkdir(parents=True, exist_ok=True)
@@ -506,6 +515,7 @@ def supervisor_running() -> bool:
 def start_supervisor() -> None:
     for sub in ("logs", "redis"):
         (STACK_DIR / sub).mkdir(parents=True, exist_ok=True)
+    socket_root().mkdir(parents=True, exist_ok=True)
     if supervisor_running():
         # Apply a changed command line: programs whose configuration changed are replaced
         # (stopped), and started again by `up`.
