@@ -3,12 +3,17 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# where infra/native/install.sh may put uv (a Debian python installs it with --user)
+export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PY := $(UV) run --frozen python
 STACK := $(PY) $(CURDIR)/infra/native/stack.py
 # Runs a command with .env.example, then .env, then the environment: what the stack's processes see.
 WITH_ENV := $(STACK) exec
-COMPOSE ?= docker compose
+# docker compose with the engine and images that docker-engine / docker-images chose
+COMPOSE := bash $(CURDIR)/infra/docker/compose.sh
+# how long `make up` waits for every container to be healthy
+WAIT_TIMEOUT ?= 600
 
 ALL_SVCS := auth-service orders-service order-processor
 svc_dir = $(strip $(if $(filter auth auth-service,$(1)),auth-service,$(if $(filter orders orders-service,$(1)),orders-service,$(if $(filter processor order-processor,$(1)),order-processor,$(error unknown svc '$(1)': use auth, orders or processor)))))
@@ -17,10 +22,11 @@ SVCS := $(if $(svc),$(call svc_dir,$(svc)),$(ALL_SVCS))
 RUN_PORT_auth-service := 8001
 RUN_PORT_orders-service := 8002
 RUN_PORT_order-processor := 8003
-TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,libs/contracts/tests libs/service-kit/tests $(foreach s,$(ALL_SVCS),services/$(s)/tests))
+TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,$(wildcard libs/*/tests) $(foreach s,$(ALL_SVCS),services/$(s)/tests))
 
 .PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs \
-        run test unit e2e lint fmt migrate revision bench dev-kill
+        run test unit e2e lint fmt migrate revision bench dev-kill docker-engine docker-images \
+        test-compose jwt-key
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,17 +35,26 @@ install: ## install what the native stack needs (Debian packages, Kafka jars, uv
 	bash infra/native/install.sh
 
 # ---- Docker compose ----------------------------------------------------------------------
-up: ## docker compose up --build (detached)
-	$(COMPOSE) up --build -d
+docker-engine: ## make sure a Docker engine answers (starts a local one where none does)
+	bash infra/docker/engine.sh
 
-down: ## docker compose down
-	$(COMPOSE) down
+docker-images: docker-engine ## official base images, or local stand-ins where none can be pulled
+	bash infra/docker/images.sh
+
+up: docker-images ## docker compose up --build, detached, until every container is healthy
+	$(COMPOSE) up --build --detach --wait --wait-timeout $(WAIT_TIMEOUT)
+
+down: ## docker compose down (the volumes stay; `make down v=1` removes them too)
+	$(COMPOSE) down --remove-orphans $(if $(v),--volumes)
+
+jwt-key: ## a signing key for docker-compose.prod.yml's secret: .secrets/auth-jwt.pem
+	bash infra/docker/jwt-key.sh
 
 logs: ## docker compose logs -f [svc=...]
 	$(COMPOSE) logs -f $(if $(svc),$(svc))
 
 # ---- native stack (no Docker engine needed) --------------------------------------------------
-dev-up: ## start the native stack and wait until every service is ready
+dev-up: install ## start the native stack and wait until every service is ready
 	$(STACK) up
 
 dev-down: ## stop the native stack; no process is left running
@@ -80,8 +95,8 @@ lint: ## ruff check, ruff format --check, mypy, compose schema, hadolint
 	$(UV) run --frozen mypy libs/*/src services/*/src infra/native tests-e2e bench
 	@for d in libs/*/tests services/*/tests; do \
 	  [ -d $$d ] && { (cd $$(dirname $$d) && $(UV) run --frozen mypy tests) || exit 1; }; done
-	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
-	$(UV) run --frozen hadolint services/*/Dockerfile
+	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.prod.yml
+	$(UV) run --frozen hadolint services/Dockerfile infra/docker/standins/*/Dockerfile
 
 fmt: ## ruff format and fix
 	$(UV) run --frozen ruff check --fix .
@@ -93,8 +108,11 @@ unit: ## unit and integration tests of the members [svc=...] (the native stack m
 e2e: ## the end-to-end suite against whatever stack is up
 	$(WITH_ENV) $(UV) run --frozen pytest tests-e2e
 
-test: ## lint, every member's tests, then tests-e2e, on a stack it starts and stops
-	bash infra/test.sh $(if $(svc),svc=$(svc))
+test: ## install, lint, every member's tests, then tests-e2e, on a native stack it starts and stops
+	bash infra/test.sh native $(if $(svc),svc=$(svc))
+
+test-compose: ## the same suites against the compose stack: engine, images, build, up, tests, down -v
+	bash infra/test.sh compose $(if $(svc),svc=$(svc))
 
 bench: ## the benchmarks (the native stack must be up)
 	$(WITH_ENV) $(UV) run --frozen python bench/run.py

@@ -1,41 +1,99 @@
 #!/usr/bin/env bash
-# `make test`: lint, then every member's tests, then tests-e2e, on a stack it starts and stops.
-# Uses docker compose when a Docker engine answers, the native stack otherwise. A stack that was
-# already running is used as it is and left running.
+# `make test` / `make test-compose`: every member's tests, then tests-e2e, on a stack this starts
+# and stops.
+#   native   install (idempotent), lint, the native stack (one already running is used as it is
+#            and left running)
+#   compose  a Docker engine and the base images (make docker-engine / docker-images), a fresh
+#            compose project built and started, the suites with STACK_CONTROLLER=compose (the
+#            fault tests stop and kill containers), then `docker compose down -v`
+# Each phase's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+mode=${1:?usage: infra/test.sh native|compose [svc=...]}
+shift
 svc=""
 for arg in "$@"; do case "$arg" in svc=*) svc="${arg#svc=}" ;; esac; done
 
 say() { printf '\n== %s\n' "$*"; }
-started=""
-stack_down() {
-    if [ "$started" = native ]; then say "stopping the native stack"; make --no-print-directory dev-down; fi
-    if [ "$started" = compose ]; then say "stopping compose"; docker compose down; fi
+phases=()
+phase_started=$(date +%s)
+phase() { # record the time since the last phase under the name $1
+    local now
+    now=$(date +%s)
+    phases+=("$(printf '%-10s %4d s' "$1" $((now - phase_started)))")
+    phase_started=$now
 }
-trap stack_down EXIT
+report() {
+    [ "${#phases[@]}" -eq 0 ] && return
+    printf '\n== %s phases\n' "$mode"
+    printf '  %s\n' "${phases[@]}"
+}
 
-say "lint"
-make --no-print-directory lint
+compose() { bash infra/docker/compose.sh "$@"; }
+started=""
+finish() {
+    local status=$?
+    if [ "$started" = native ]; then say "stopping the native stack"; make --no-print-directory dev-down; fi
+    if [ "$started" = compose ]; then
+        if [ "$status" -ne 0 ]; then
+            say "compose state at the failure"
+            compose ps -a || true
+            compose logs --no-color --tail 40 || true
+        fi
+        say "docker compose down -v"
+        compose down --volumes --remove-orphans >/dev/null 2>&1 || true
+        phase down
+    fi
+    report
+    exit "$status"
+}
+trap finish EXIT
 
-if docker info >/dev/null 2>&1; then
-    export STACK_CONTROLLER=compose
+if [ "$mode" = native ]; then
+    say "install"
+    bash infra/native/install.sh
+    phase install
+    say "lint"
+    make --no-print-directory lint
+    phase lint
+    if make --no-print-directory dev-status >/dev/null 2>&1; then
+        say "using the native stack that is already running"
+    else
+        say "starting the native stack"
+        make --no-print-directory dev-up
+        started=native
+    fi
+    phase up
+elif [ "$mode" = compose ]; then
+    say "docker engine"
+    bash infra/docker/engine.sh
+    phase engine
+    say "base images"
+    bash infra/docker/images.sh
+    phase images
+    say "docker compose build"
+    compose down --volumes --remove-orphans >/dev/null 2>&1 || true  # a fresh project
+    compose build --quiet
+    phase build
     say "docker compose up"
-    docker compose up --build -d --wait
     started=compose
-elif make --no-print-directory dev-status >/dev/null 2>&1; then
-    say "using the native stack that is already running"
+    compose up --detach --wait --wait-timeout "${WAIT_TIMEOUT:-600}"
+    phase up
+    export STACK_CONTROLLER=compose
+    # the tests call `docker` too (docker inspect): the same engine as compose.sh
+    if [ -f .stack/docker.env ]; then set -a; . .stack/docker.env; set +a; fi
 else
-    say "starting the native stack"
-    make --no-print-directory dev-up
-    started=native
+    echo "usage: infra/test.sh native|compose [svc=...]" >&2
+    exit 2
 fi
 
 say "member tests"
 make --no-print-directory unit ${svc:+svc=$svc}
+phase members
 
 if [ -z "$svc" ]; then
     say "end-to-end tests"
     make --no-print-directory e2e
+    phase e2e
 fi

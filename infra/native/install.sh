@@ -6,7 +6,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-KAFKA_VERSION=4.1.1
+# One place for the version: the POM that fetches the jars.
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/infra/kafka/pom.xml")
 KAFKA_HOME="${KAFKA_HOME:-$HOME/.cache/orders-stack/kafka-$KAFKA_VERSION}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -32,7 +33,8 @@ for svc in redis-server nginx postgresql; do
     $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 
-if [ ! -f "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+if [ ! -f "$KAFKA_HOME/libs/kafka_2.13-$KAFKA_VERSION.jar" ] ||
+    [ ! -f "$KAFKA_HOME/libs/kafka-tools-$KAFKA_VERSION.jar" ]; then
     say "fetching Apache Kafka $KAFKA_VERSION jars with Maven into $KAFKA_HOME"
     mvn -B -q -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$KAFKA_HOME/libs.partial"

@@ -19,6 +19,7 @@ import argparse
 import base64
 import logging
 import os
+import re
 import shutil
 import socket
 import string
@@ -34,30 +35,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from stack_control.env import load_env
+
 log = logging.getLogger("stack")
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-KAFKA_VERSION = "4.1.1"
+# One place for the version: the POM that fetches the jars (infra/native/install.sh reads it too).
+KAFKA_VERSION = re.search(
+    r"<kafka.version>(.+?)</kafka.version>", (ROOT / "infra/kafka/pom.xml").read_text()
+).group(1)  # type: ignore[union-attr]
+PORTS = ("GATEWAY", "AUTH", "ORDERS", "PROCESSOR", "POSTGRES", "REDIS", "KAFKA", "KAFKA_CONTROLLER")
 TOPICS = {"new_order": 3, "new_order.dlq": 1}
 SERVICES = ("auth", "orders", "relay", "processor", "consumer", "worker", "gateway")
 
 
-def load_env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for name in (".env.example", ".env"):
-        path = ROOT / name
-        if path.exists():
-            for line in path.read_text().splitlines():
-                line = line.strip()
-                if line and not line.startswith("#") and "=" in line:
-                    key, value = line.split("=", 1)
-                    env[key.strip()] = value.strip()
-    env.update(os.environ)
-    return env
-
-
-ENV = load_env()
+ENV = load_env(ROOT)
 STACK_DIR = Path(ENV.get("STACK_DIR", str(ROOT / ".stack"))).resolve()
 KAFKA_HOME = Path(
     ENV.get("KAFKA_HOME", str(Path.home() / ".cache" / "orders-stack" / f"kafka-{KAFKA_VERSION}"))
@@ -251,7 +244,7 @@ def programs() -> list[Program]:
             "gateway",
             f"{shutil.which('nginx') or '/usr/sbin/nginx'} -p {STACK_DIR / 'nginx'} "
             f"-c {STACK_DIR / 'nginx/nginx.conf'} -e {STACK_DIR / 'logs/gateway-error.log'}",
-            lambda: http_ok(f"http://127.0.0.1:{port('GATEWAY')}/health/live"),
+            lambda: http_ok(f"http://{ENV['GATEWAY_BIND']}:{port('GATEWAY')}/health/live"),
         ),
     ]
 
@@ -319,7 +312,8 @@ def write_nginx_conf() -> None:
     server = string.Template(template).safe_substitute(
         AUTH_UPSTREAM=f"127.0.0.1:{port('AUTH')}",
         ORDERS_UPSTREAM=f"127.0.0.1:{port('ORDERS')}",
-        GATEWAY_PORT=f"127.0.0.1:{port('GATEWAY')}",
+        GATEWAY_LISTEN=f"{ENV['GATEWAY_BIND']}:{port('GATEWAY')}",
+        GATEWAY_RESOLVER="",  # addresses, not names: nothing to resolve
     )
     (root / "gateway.conf").write_text(server)
     tmp = root / "tmp"
@@ -565,9 +559,21 @@ def kill(name: str) -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def refuse_taken_ports() -> None:
+    """Before a fresh start: the compose stack (or anything else) must not hold our ports."""
+    taken = [f"{name}_PORT={port(name)}" for name in PORTS if tcp_open(port(name))]
+    if taken:
+        sys.exit(
+            f"ports already taken: {', '.join(taken)}. Is the compose stack up (make down)? "
+            "Both ways to run use the same ports."
+        )
+
+
 def up() -> None:
     started = time.monotonic()
     STACK_DIR.mkdir(parents=True, exist_ok=True)
+    if not supervisor_running():
+        refuse_taken_ports()
     if not (KAFKA_HOME / "libs").is_dir():
         sys.exit(f"Kafka jars not found in {KAFKA_HOME}; run infra/native/install.sh")
     init_postgres()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One role and one database per service, for the official postgres image: mounted into
+# One role and two databases per service (the service's and its tests', `<name>_test`, as the
+# native stack makes them), for the official postgres image: mounted into
 # /docker-entrypoint-initdb.d, it runs once, when the data directory is first initialised
 # (changing a password later means `ALTER ROLE` by hand or a fresh volume).
 # The passwords come from the environment, with the same dev defaults as .env.example.
@@ -14,10 +15,12 @@ create_service_database() {
 SELECT format('CREATE ROLE %I LOGIN', :'name')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name')\gexec
 SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'name', :'password')\gexec
-SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name')
-WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name')\gexec
+SELECT format('CREATE DATABASE %I OWNER %I', db, :'name')
+FROM unnest(ARRAY[:'name', :'name' || '_test']) AS db
+WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = db)\gexec
 -- One owner per database: other roles may not even connect.
-SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'name')\gexec
+SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', db)
+FROM unnest(ARRAY[:'name', :'name' || '_test']) AS db\gexec
 SQL
     echo "init-databases: role and database ${name} ready"
 }

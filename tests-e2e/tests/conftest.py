@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,22 +13,10 @@ import httpx
 import psycopg
 import pytest
 
+from stack_control.env import load_env
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def _env() -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name in (".env.example", ".env"):
-        path = ROOT / name
-        if path.exists():
-            for line in path.read_text().splitlines():
-                line = line.strip()
-                if line and not line.startswith("#") and "=" in line:
-                    key, value = line.split("=", 1)
-                    values[key.strip()] = value.strip()
-    values.update(os.environ)
-    return values
 
 
 @dataclass(frozen=True)
@@ -60,7 +47,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Stack:
-    return Stack(_env())
+    return Stack(load_env(ROOT))
 
 
 @pytest.fixture(scope="session")

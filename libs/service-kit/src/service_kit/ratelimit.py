@@ -1,88 +1,103 @@
-"""Rate limiting shared across replicas (slowapi, counters in Redis).
+"""Rate limiting shared across replicas: fixed windows counted in Redis by the async storage of
+`limits`, so a slow, hung or unresolvable Redis never blocks the event loop.
 
-If Redis is unreachable the limiter falls back to per-process memory (slowapi's own fallback,
-logged once when it switches) and keeps checking Redis with back-off, so the API stays up.
-The client address is the socket peer, unless the peer is a trusted proxy (the gateway),
-whose `X-Forwarded-For` is then believed.
+Every check is bounded by a short timeout. When Redis fails, counting falls back to per-process
+memory (logged once) and Redis is tried again after a back-off, so the API stays up and still
+limits, per replica. A limit that is exceeded is a `TooManyRequests` (429 with `Retry-After`,
+the seconds until the window resets). Who the client is (the socket peer or, behind the gateway,
+X-Forwarded-For) is `proxies.py`'s.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import asyncio
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from slowapi import Limiter
-from slowapi.errors import RateLimitExceeded
+from fastapi import Request
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from service_kit.errors import TooManyRequests
 
 log = structlog.get_logger(__name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+KEY_PREFIX = "ratelimit"
+MAX_BACKOFF_SECONDS = 30.0
 
 
-def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+def parse_limits(text: str) -> list[RateLimitItem]:
+    """`limits` syntax, several separated by ";": "10/minute", "5/second;100/hour"."""
+    return parse_many(text)
 
 
-def client_ip(request: Request, trusted: Sequence[Network]) -> str:
-    """The client's address: the first hop, walking X-Forwarded-For back through trusted proxies."""
-    peer = request.client.host if request.client else "unknown"
-    if not trusted or not _is_trusted(peer, trusted):
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, trusted):
-            return hop
-    return hops[0] if hops else peer
-
-
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in trusted)
-
-
-def make_limiter(
-    redis_url: str, key_func: Callable[[Request], str], enabled: bool = True
-) -> Limiter:
-    return Limiter(
-        key_func=key_func,
-        storage_uri=redis_url,
-        # slowapi types these as str, but hands them to redis-py, which needs numbers
-        storage_options={"socket_timeout": 0.1, "socket_connect_timeout": 0.1},  # type: ignore[dict-item]
-        in_memory_fallback_enabled=True,
-        strategy="fixed-window",
-        key_prefix="ratelimit",
-        enabled=enabled,
-        headers_enabled=False,
-        swallow_errors=True,
-    )
-
-
-def install_rate_limiting(app: FastAPI, limiter: Limiter) -> None:
-    """429 with a JSON body and `Retry-After` (seconds until the window resets)."""
-    app.state.limiter = limiter
-
-    async def on_rate_limited(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RateLimitExceeded)
-        retry_after = 60
-        current = getattr(request.state, "view_rate_limit", None)
-        if current is not None:
-            try:
-                reset_at, _ = limiter.limiter.get_window_stats(current[0], *current[1])
-                retry_after = max(1, int(reset_at - time.time()) + 1)
-            except Exception:  # storage gone mid-request: the window length is a safe answer
-                retry_after = int(current[0].get_expiry())
-        log.info("ratelimit.exceeded", path=request.url.path, limit=str(exc.detail))
-        return JSONResponse(
-            {"detail": f"rate limit exceeded: {exc.detail}"},
-            status_code=429,
-            headers={"Retry-After": str(retry_after)},
+class RateLimiter:
+    def __init__(self, redis_url: str, enabled: bool = True, timeout_seconds: float = 0.1) -> None:
+        self.enabled = enabled
+        self.timeout = timeout_seconds
+        shared = RedisStorage(
+            f"async+{redis_url}",
+            implementation="redispy",
+            key_prefix=KEY_PREFIX,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
         )
+        self._shared = FixedWindowRateLimiter(shared)
+        self._local = FixedWindowRateLimiter(MemoryStorage())
+        self._failures = 0
+        self._retry_shared_at = 0.0
 
-    app.add_exception_handler(RateLimitExceeded, on_rate_limited)
+    async def check(self, limits: Sequence[RateLimitItem], scope: str, key: str) -> None:
+        """Count one request of `key` against each limit; TooManyRequests once one is exceeded."""
+        if not self.enabled:
+            return
+        for item in limits:
+            allowed, reset_at = await self._hit(item, scope, key)
+            if not allowed:
+                retry_after = max(1, math.ceil(reset_at - time.time()))
+                log.info("ratelimit.exceeded", scope=scope, limit=str(item))
+                raise TooManyRequests(f"rate limit exceeded: {item}", retry_after)
+
+    async def _hit(self, item: RateLimitItem, scope: str, key: str) -> tuple[bool, float]:
+        if time.monotonic() >= self._retry_shared_at:
+            try:
+                # One Redis round trip for the hit, one more only when the limit is exceeded;
+                # the bound covers name resolution and connecting too.
+                async with asyncio.timeout(self.timeout * 4):
+                    if await self._shared.hit(item, scope, key):
+                        allowed, reset_at = True, 0.0
+                    else:
+                        allowed = False
+                        reset_at = (await self._shared.get_window_stats(item, scope, key))[0]
+            except Exception as exc:  # Redis down, hung or gone: count locally for a while
+                self._fail(exc)
+            else:
+                if self._failures:
+                    log.info("ratelimit.redis_recovered", after_failures=self._failures)
+                    self._failures = 0
+                return allowed, reset_at
+        if await self._local.hit(item, scope, key):
+            return True, 0.0
+        return False, (await self._local.get_window_stats(item, scope, key))[0]
+
+    def _fail(self, exc: Exception) -> None:
+        self._failures += 1
+        backoff = min(MAX_BACKOFF_SECONDS, 2.0 ** min(self._failures, 5))
+        self._retry_shared_at = time.monotonic() + backoff
+        if self._failures == 1:
+            log.warning("ratelimit.redis_unavailable", error=type(exc).__name__, fallback="memory")
+
+
+def rate_limit(
+    limiter: RateLimiter, limits: str, scope: str, key: Callable[[Request], str]
+) -> Callable[[Request], Awaitable[None]]:
+    """A FastAPI dependency: one request of `key(request)` against `limits` in `scope`."""
+    items = parse_limits(limits)
+
+    async def check_rate_limit(request: Request) -> None:
+        await limiter.check(items, scope, key(request))
+
+    return check_rate_limit

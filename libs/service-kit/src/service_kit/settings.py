@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import model_validator
@@ -23,6 +24,8 @@ class ServiceSettings(BaseSettings):
     # Addresses (CIDRs) whose X-Forwarded-For is believed: the gateway. Empty: the socket peer.
     trusted_proxies: list[str] = []
     rate_limit_enabled: bool = True
+    # A loop without HTTP (relay, consumer) touches this file on every turn (service_kit.heartbeat).
+    heartbeat_file: Path | None = None
 
     # Values that exist only to make a laptop start; refused outside dev.
     dev_only_values: ClassVar[dict[str, tuple[str, ...]]] = {

@@ -160,8 +160,9 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_service_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     async def on_invalid_request(_: Request, exc: Exception) -> Response:
         """FastAPI's 422 list, without echoing the input (it may hold a password, a huge body,

@@ -1,13 +1,15 @@
 """Stop and start one process of the running stack, for fault tests.
 
 The controller is the native supervisor (`infra/native/stack.py`) unless STACK_CONTROLLER=compose,
-in which case `docker compose stop/start` is used. Names: postgres, redis, kafka, gateway, auth,
-orders, relay, processor, consumer, worker.
+in which case `docker compose stop/start/kill` is used, through `infra/docker/compose.sh` (the
+engine and images that `make docker-engine` and `make docker-images` chose). Names: postgres,
+redis, kafka, gateway, auth, orders, relay, processor, consumer, worker.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,24 +38,47 @@ def repo_root() -> Path:
     raise RuntimeError("cannot find the repository root (set STACK_ROOT)")
 
 
+def under_compose() -> bool:
+    return os.environ.get("STACK_CONTROLLER", "native") == "compose"
+
+
+def compose(*args: str) -> list[str]:
+    """A `docker compose` command line for the running compose stack."""
+    return ["bash", str(repo_root() / "infra" / "docker" / "compose.sh"), *args]
+
+
 def _command(action: str, name: str) -> list[str]:
     if name not in NAMES:
         raise ValueError(f"unknown process {name!r}")
-    if os.environ.get("STACK_CONTROLLER", "native") == "compose":
+    if under_compose():
         if action == "start":  # and wait until its healthcheck passes, as the native one does
-            return ["docker", "compose", "up", "--detach", "--wait", name]
-        return ["docker", "compose", action, name]
+            return compose("up", "--detach", "--wait", "--wait-timeout", "120", name)
+        return compose(action, name)
     return [sys.executable, str(repo_root() / "infra" / "native" / "stack.py"), action, name]
 
 
 def kill(name: str) -> None:
     """SIGKILL `name`, as a crash would; its supervisor (or compose's restart policy) brings it
-    back."""
-    if os.environ.get("STACK_CONTROLLER", "native") == "compose":
-        command = ["docker", "compose", "kill", "-s", "KILL", name]
-    else:
-        command = _command("kill", name)
-    subprocess.run(command, check=True, cwd=repo_root(), capture_output=True)
+    back.
+
+    Under compose the container's first process is killed from the host: `docker kill` would
+    count as a deliberate stop, after which the restart policy does not restart the container.
+    """
+    if not under_compose():
+        subprocess.run(_command("kill", name), check=True, cwd=repo_root(), capture_output=True)
+        return
+    if name not in NAMES:
+        raise ValueError(f"unknown process {name!r}")
+    container = subprocess.run(
+        compose("ps", "-q", name), check=True, cwd=repo_root(), capture_output=True, text=True
+    ).stdout.strip()
+    pid = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Pid}}", container],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    os.kill(int(pid), signal.SIGKILL)
 
 
 def stop(name: str) -> None:
@@ -65,10 +90,20 @@ def start(name: str) -> None:
     subprocess.run(_command("start", name), check=True, cwd=repo_root(), capture_output=True)
 
 
-def log_text(name: str) -> str | None:
-    """The log of one process of the native stack (None under compose)."""
-    if os.environ.get("STACK_CONTROLLER", "native") == "compose":
-        return None
+def log_text(name: str) -> str:
+    """Everything one process of the stack has logged so far."""
+    if name not in NAMES:
+        raise ValueError(f"unknown process {name!r}")
+    if under_compose():
+        result = subprocess.run(
+            compose("logs", "--no-color", "--no-log-prefix", name),
+            check=True,
+            cwd=repo_root(),
+            capture_output=True,
+            text=True,
+            errors="replace",
+        )
+        return result.stdout
     stack_dir = Path(os.environ.get("STACK_DIR", repo_root() / ".stack"))
     path = stack_dir / "logs" / f"{name}.log"
     return path.read_text(errors="replace") if path.exists() else ""

@@ -41,7 +41,7 @@ class Settings(ServiceSettings):
     # Public keys (PEM files) of retired signing keys whose tokens may still be live.
     jwt_previous_public_keys_files: list[Path] = []
 
-    # rate limits (limits/slowapi syntax, e.g. "10/minute"; several separated by ";")
+    # rate limits (`limits` syntax, e.g. "10/minute"; several separated by ";")
     rate_limit_token: str = "10/minute"  # noqa: S105 (a rate, not a secret)
     rate_limit_register: str = "30/minute"
 
@@ -54,7 +54,7 @@ class Settings(ServiceSettings):
     @field_validator("rate_limit_token", "rate_limit_register")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
-        # slowapi only logs a bad limit string and then does not limit at all: refuse it here
+        # a bad limit string must stop the start, not surface on the first request
         parse_many(value)
         return value
 

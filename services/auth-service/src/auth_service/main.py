@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from auth_service.api.deps import ip_key
 from auth_service.api.routes import build_router
 from auth_service.config import Settings, get_settings
 from auth_service.db.session import make_sessionmaker
@@ -18,7 +17,8 @@ from auth_service.services.tokens import TokenService
 from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
-from service_kit.ratelimit import install_rate_limiting, make_limiter, parse_networks
+from service_kit.proxies import TrustedProxies
+from service_kit.ratelimit import RateLimiter
 from service_kit.redis import make_redis
 
 log = structlog.get_logger(__name__)
@@ -30,11 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Keys and the dummy hash first: a missing or broken key stops the start here.
     tokens = TokenService.from_settings(settings)
     hasher = PasswordHasher(settings.bcrypt_rounds)
-    limiter = make_limiter(
-        settings.redis_url,
-        ip_key(parse_networks(settings.trusted_proxies)),
-        enabled=settings.rate_limit_enabled,
-    )
+    trusted = TrustedProxies(settings.trusted_proxies)
+    limiter = RateLimiter(settings.redis_url, enabled=settings.rate_limit_enabled)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
     redis = make_redis(settings.redis_url)
 
@@ -58,7 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = redis
     app.state.tokens = tokens
     app.state.hasher = hasher
-    install_rate_limiting(app, limiter)
 
     app.include_router(
         health_router(
@@ -66,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             optional=frozenset({"redis"}),
         )
     )
-    app.include_router(build_router(limiter, settings))
+    app.include_router(build_router(limiter, settings, trusted))
     return app
 
 

@@ -46,6 +46,7 @@ from order_processor.db.models import ProcessedEvent
 from order_processor.db.session import sync_sessionmaker
 from order_processor.logging import setup_logging
 from order_processor.tasks import PROCESS_ORDER
+from service_kit.heartbeat import Heartbeat
 from service_kit.logging import bind_correlation_id, clear_correlation_id
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,7 @@ class OrderConsumer:
         self.failures = 0
         self.dlq_failures = 0
         self.handled = 0
+        self.heartbeat = Heartbeat(settings.heartbeat_file)
 
     def handle(self, msg: Message) -> bool:
         """Handle one message; True when its offset may be stored."""
@@ -163,6 +165,7 @@ class OrderConsumer:
         self.consumer.subscribe([self.settings.topic])
         log.info("consumer.started", group=self.settings.consumer_group, topic=self.settings.topic)
         while not stop.requested:
+            self.heartbeat.beat()
             msg = self.consumer.poll(1.0)
             if msg is None:
                 continue

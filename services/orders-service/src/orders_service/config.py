@@ -42,7 +42,7 @@ class Settings(ServiceSettings):
     cache_timeout_seconds: float = Field(0.1, gt=0, le=0.1)
     cache_breaker_seconds: float = Field(5.0, gt=0)
 
-    # per-user limit on every /orders call (slowapi syntax); ORDERS_RATE_LIMIT_ENABLED switches it
+    # per-user limit on every /orders call (`limits` syntax); ORDERS_RATE_LIMIT_ENABLED switches it
     rate_limit: str = "120/minute"
 
     # outbox relay

@@ -20,7 +20,8 @@ from orders_service.services.tokens import make_verifier
 from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
-from service_kit.ratelimit import client_ip, install_rate_limiting, make_limiter, parse_networks
+from service_kit.proxies import TrustedProxies
+from service_kit.ratelimit import RateLimiter
 from service_kit.redis import make_redis
 
 log = structlog.get_logger(__name__)
@@ -38,12 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enabled=settings.cache_enabled,
     )
     tokens = make_verifier(settings)
-    trusted = parse_networks(settings.trusted_proxies)
-    limiter = make_limiter(
-        settings.redis_url,
-        key_func=lambda request: client_ip(request, trusted),
-        enabled=settings.rate_limit_enabled,
-    )
+    trusted = TrustedProxies(settings.trusted_proxies)
+    limiter = RateLimiter(settings.redis_url, enabled=settings.rate_limit_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = redis
     app.state.cache = cache
     app.state.tokens = tokens
-    install_rate_limiting(app, limiter)
     app.state.rate_limit_check = make_rate_limit_check(limiter, settings.rate_limit, trusted)
 
     app.include_router(

@@ -31,6 +31,7 @@ from orders_service.config import Settings, get_settings
 from orders_service.db import outbox_repository as repo
 from orders_service.logging import setup_logging
 from service_kit.db import make_engine, make_sessionmaker
+from service_kit.heartbeat import Heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,7 @@ class Relay:
         self.stopped = asyncio.Event()
         self.failures = 0
         self.last_sweep = 0.0
+        self.heartbeat = Heartbeat(settings.heartbeat_file)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -137,6 +139,7 @@ class Relay:
     async def run(self) -> None:
         log.info("relay.started", batch=self.settings.relay_batch_size)
         while not self.stopped.is_set():
+            self.heartbeat.beat()
             try:
                 published = await self.publish_batch()
                 await self.sweep()

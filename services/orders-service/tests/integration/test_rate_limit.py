@@ -1,4 +1,4 @@
-"""The per-user rate limit on /orders calls (slowapi, counters in Redis db 3 in tests)."""
+"""The per-user rate limit on /orders calls (counters in Redis db 3 in tests)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Request dependencies: session, repositories, the current user, rate-limit keys."""
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,7 +13,7 @@ from auth_service.db.session import SessionDep
 from auth_service.services import users
 from auth_service.services.security import PasswordHasher
 from auth_service.services.tokens import TokenService
-from service_kit.ratelimit import Network, client_ip
+from service_kit.proxies import TrustedProxies, client_ip
 
 Session = SessionDep
 
@@ -42,8 +42,8 @@ Tokens = Annotated[TokenService, Depends(get_tokens)]
 def login_form(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> OAuth2PasswordRequestForm:
-    """The OAuth2 password form; the username is kept for the /token/ rate-limit key, which
-    slowapi computes (synchronously, from the request) after the dependencies ran."""
+    """The OAuth2 password form; the username is kept for the /token/ rate-limit key, which is
+    computed from the request."""
     request.state.login_username = users.normalize_email(form.username)
     return form
 
@@ -63,14 +63,14 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 # ------------------------------------------------------------------- rate-limit keys
 
 
-def ip_key(trusted: Sequence[Network]) -> Callable[[Request], str]:
+def ip_key(trusted: TrustedProxies) -> Callable[[Request], str]:
     def key(request: Request) -> str:
         return client_ip(request, trusted)
 
     return key
 
 
-def ip_and_username_key(trusted: Sequence[Network]) -> Callable[[Request], str]:
+def ip_and_username_key(trusted: TrustedProxies) -> Callable[[Request], str]:
     """Client IP plus the (hashed: no emails in Redis or logs) username of the login form."""
 
     def key(request: Request) -> str:

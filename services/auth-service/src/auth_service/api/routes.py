@@ -1,13 +1,8 @@
-"""HTTP routes of auth-service: thin, each documents its error codes.
-
-(No `from __future__ import annotations` here: slowapi's decorator wraps the endpoints, and
-FastAPI would then resolve string annotations in slowapi's module.)
-"""
+"""HTTP routes of auth-service: thin, each documents its error codes."""
 
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from slowapi import Limiter
 
 from auth_service.api.deps import (
     CurrentUser,
@@ -22,7 +17,8 @@ from auth_service.config import Settings
 from auth_service.db.models import User
 from auth_service.schemas import JWKS, Token, UserCreate, UserRead
 from auth_service.services import users
-from service_kit.ratelimit import parse_networks
+from service_kit.proxies import TrustedProxies
+from service_kit.ratelimit import RateLimiter, rate_limit
 
 _DETAIL = {"content": {"application/json": {"example": {"detail": "…"}}}}
 _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
@@ -41,10 +37,15 @@ _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_router(limiter: Limiter, settings: Settings) -> APIRouter:
-    """The routes, rate-limited with `limiter` at the limits in `settings`."""
-    trusted = parse_networks(settings.trusted_proxies)
+def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxies) -> APIRouter:
+    """The routes, rate-limited with `limiter` at the limits in `settings`, per client address
+    as seen through the `trusted` proxies. Each limit is checked first thing in its endpoint,
+    after the request validated: a malformed request is a 422 and costs no attempt."""
     router = APIRouter(tags=["auth"])
+    register_limit = rate_limit(limiter, settings.rate_limit_register, "register", ip_key(trusted))
+    token_limit = rate_limit(
+        limiter, settings.rate_limit_token, "token", ip_and_username_key(trusted)
+    )
 
     @router.post(
         "/register/",
@@ -57,10 +58,10 @@ def build_router(limiter: Limiter, settings: Settings) -> APIRouter:
             **_RATE_LIMITED,
         },
     )
-    @limiter.limit(settings.rate_limit_register, key_func=ip_key(trusted))
     async def register(
         request: Request, body: UserCreate, users_repo: Users, hasher: Hasher
     ) -> User:
+        await register_limit(request)
         return await users.register(users_repo, hasher, body)
 
     @router.post(
@@ -73,10 +74,10 @@ def build_router(limiter: Limiter, settings: Settings) -> APIRouter:
             **_RATE_LIMITED,
         },
     )
-    @limiter.limit(settings.rate_limit_token, key_func=ip_and_username_key(trusted))
     async def token(
         request: Request, form: LoginForm, users_repo: Users, hasher: Hasher, tokens: Tokens
     ) -> Token:
+        await token_limit(request)
         issued = await users.login(users_repo, hasher, tokens, form.username, form.password)
         return Token(access_token=issued.access_token, expires_in=issued.expires_in)
 

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from slowapi import Limiter
 
 from orders_service.db.session import SessionDep
 from orders_service.services.cache import OrderCache
 from orders_service.services.tokens import TokenVerifier
 from service_kit.errors import Unauthorized
-from service_kit.ratelimit import Network, client_ip
+from service_kit.proxies import TrustedProxies, client_ip
+from service_kit.ratelimit import RateLimiter, rate_limit
 
 # tokenUrl is relative to the page: through the gateway, Swagger's Authorize button posts the
 # password form to auth-service's /token/.
@@ -42,24 +42,15 @@ RateLimitCheck = Callable[[Request], Awaitable[None]]
 
 
 def make_rate_limit_check(
-    limiter: Limiter, limit: str, trusted: tuple[Network, ...]
+    limiter: RateLimiter, limit: str, trusted: TrustedProxies
 ) -> RateLimitCheck:
-    """One limit shared by every /orders call, counted per user (per client IP without a user).
-
-    slowapi does the counting, including its in-memory fallback while Redis is down.
-    """
+    """One limit shared by every /orders call, counted per user (per client IP without a user)."""
 
     def key(request: Request) -> str:
         user_id = getattr(request.state, "user_id", None)
         return f"user:{user_id}" if user_id is not None else f"ip:{client_ip(request, trusted)}"
 
-    async def orders_rate_limit(request: Request) -> None:
-        return None
-
-    check: RateLimitCheck = limiter.shared_limit(limit, scope=RATE_LIMIT_SCOPE, key_func=key)(
-        orders_rate_limit
-    )
-    return check
+    return rate_limit(limiter, limit, RATE_LIMIT_SCOPE, key)
 
 
 async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_id)]) -> None:
