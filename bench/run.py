@@ -3,7 +3,9 @@
 1. GET /orders/{id}/ on three orders-service instances the bench starts itself (rate limit
    off): cache on, cache off, and cache on while the stack's real Redis is stopped. The
    requests alternate between instances so that drift hits every mode alike.
-2. The event pipeline at a steady rate (default 50 orders/s for 20 s) through the cached
+2. POST /token/ for an unknown email and for a wrong password, alternating, on an auth-service
+   instance of its own (rate limit off): the two medians must agree (the ratio is printed).
+3. The event pipeline at a steady rate (default 50 orders/s for 20 s) through the cached
    instance: from each 201 to the outbox row's `published_at` (set in the transaction that
    follows the Kafka delivery report) and to the task's `started_at` in `processed_orders`.
 
@@ -44,13 +46,20 @@ def free_port() -> int:
 
 @contextmanager
 def orders_instance(**env: str) -> Iterator[str]:
+    with service_instance("orders-service", "orders_service.main:app", "ORDERS", env) as url:
+        yield url
+
+
+@contextmanager
+def service_instance(folder: str, app: str, prefix: str, env: dict[str, str]) -> Iterator[str]:
+    """A service's API of its own, on a free port, rate limit off."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "orders_service.main:app", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port),
          "--host", "127.0.0.1", "--no-access-log", "--no-proxy-headers", "--log-level", "warning"],
-        cwd=ROOT / "services" / "orders-service",
-        env={**os.environ, "ORDERS_RATE_LIMIT_ENABLED": "false", "ORDERS_LOG_LEVEL": "WARNING",
-             **env},
+        cwd=ROOT / "services" / folder,
+        env={**os.environ, f"{prefix}_RATE_LIMIT_ENABLED": "false",
+             f"{prefix}_LOG_LEVEL": "WARNING", **env},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -122,6 +131,37 @@ def bench_gets(headers: dict[str, str], n: int) -> dict[str, dict[str, float]]:
     return {mode: percentiles(samples) for mode, samples in results.items()}
 
 
+def bench_login_timing(n: int) -> dict[str, dict[str, float] | float]:
+    """POST /token/ for an unknown email and for a wrong password, alternating, at the stack's
+    bcrypt cost: the two must take the same time, or the answer's delay tells which emails
+    have accounts."""
+    samples: dict[str, list[float]] = {"unknown_email": [], "wrong_password": []}
+    with (
+        service_instance("auth-service", "auth_service.main:app", "AUTH", {}) as auth,
+        httpx.Client(timeout=10) as client,
+    ):
+        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+        created = client.post(f"{auth}/register/", json={"email": email, "password": "right-pass"})
+        created.raise_for_status()
+        forms = {
+            "unknown_email": {"username": f"nobody-{uuid.uuid4().hex[:8]}@example.com"},
+            "wrong_password": {"username": email},
+        }
+        for i in range(n + 5):  # the first five warm up
+            for kind, form in forms.items():
+                started = time.perf_counter()
+                answer = client.post(f"{auth}/token/", data={**form, "password": "wrong-pass"})
+                elapsed = time.perf_counter() - started
+                assert answer.status_code == 401, answer.text
+                if i >= 5:
+                    samples[kind].append(elapsed)
+    result: dict[str, dict[str, float] | float] = {k: percentiles(v) for k, v in samples.items()}
+    unknown = statistics.median(samples["unknown_email"])
+    wrong = statistics.median(samples["wrong_password"])
+    result["ratio_p50_unknown/wrong"] = round(unknown / wrong, 3)
+    return result
+
+
 def bench_pipeline(
     headers: dict[str, str], rate: float, seconds: float, orders_dsn: str, processor_dsn: str
 ) -> dict[str, object]:
@@ -179,11 +219,13 @@ def main() -> None:
     parser.add_argument("--gets", type=int, default=300)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--logins", type=int, default=40)
     args = parser.parse_args()
     env = os.environ
     auth_url = f"http://127.0.0.1:{env.get('AUTH_PORT', '8001')}"
     _, headers = login(auth_url)
     gets = bench_gets(headers, args.gets)
+    logins = bench_login_timing(args.logins)
     pipeline = bench_pipeline(
         headers,
         args.rate,
@@ -199,6 +241,7 @@ def main() -> None:
                 gets["redis_down"]["p50_ms"] / gets["uncached"]["p50_ms"], 2
             ),
         },
+        "login_timing": logins,
         "pipeline": pipeline,
     }
     out = ROOT / "artifacts" / "bench.json"
@@ -209,6 +252,7 @@ def main() -> None:
         lines.append(f"| {mode} | {p['p50_ms']} | {p['p95_ms']} | {p['p99_ms']} |")
     lines.append("")
     lines.append(f"ratios (p50): {report['get_ratios_p50']}")
+    lines.append(f"login timing (POST /token/, 401): {json.dumps(logins)}")
     lines.append(f"pipeline: {json.dumps(pipeline)}")
     sys.stdout.write("\n".join(lines) + f"\nwritten {out}\n")
 

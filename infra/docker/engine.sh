@@ -73,15 +73,19 @@ build_plugin() { # name module version package ldflags
         say "building $name $version with Go (once; cached in $CACHE/docker-plugins)"
         local work
         work=$(mktemp -d)
+        mkdir -p "$CACHE/docker"
         (
             cd "$work"
             go mod init "local/build-$name" 2>/dev/null
             # the tools.go pattern: the module records the command's dependencies
             printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$package" >tools.go
-            go get "$module@$version" 2>&1 | grep -v '^go: \(added\|downloading\|finding\)' || true
-            go mod tidy
-            CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$name" "$package"
-        )
+            go get "$module@$version" && go mod tidy &&
+                CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$name" "$package"
+        ) >"$CACHE/docker/build-$name.log" 2>&1 || {
+            tail -n 30 "$CACHE/docker/build-$name.log" >&2
+            say "building $name failed; the whole log: $CACHE/docker/build-$name.log"
+            exit 1
+        }
         mkdir -p "$CACHE/docker-plugins"
         mv "$work/$name" "$bin"
         rm -rf "$work"

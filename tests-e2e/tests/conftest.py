@@ -45,6 +45,11 @@ class Stack:
         return self.env.get("E2E_CELERY_BROKER_URL", self.env["PROCESSOR_CELERY_BROKER_URL"])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after all the others, in their order."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Stack:
     return Stack(load_env(ROOT))

@@ -84,6 +84,8 @@ def test_v1_reader_ignores_unknown_fields() -> None:
         lambda b: b.pop("event_id"),
         lambda b: b.update(event_type="order_paid"),
         lambda b: b.update(event_version=2),
+        lambda b: b.pop("event_type"),
+        lambda b: b.pop("event_version"),
         lambda b: b["data"].pop("order_id"),
         lambda b: b["data"].update(order_id="not-a-uuid"),
         lambda b: b["data"].update(items="nope"),
@@ -107,6 +109,13 @@ def test_committed_schema_matches_the_code(name: str) -> None:
     `uv run python -m contracts.schema` and commit the new file; a breaking change needs a
     new event_version instead."""
     assert current_schema(name) == committed_schema(name)
+
+
+def test_the_committed_schema_requires_type_and_version() -> None:
+    required = committed_schema("new_order.v1.json")["required"]
+    assert {"event_id", "event_type", "event_version", "occurred_at", "producer", "data"} <= set(
+        required
+    )
 
 
 def test_event_class_is_the_v1_new_order() -> None:

@@ -55,8 +55,10 @@ class EventEnvelope(_Reader, Generic[PayloadT]):
 
 
 class NewOrderEvent(EventEnvelope[NewOrderV1]):
-    event_type: Literal["new_order"] = "new_order"
-    event_version: Literal[1] = 1
+    # Required, without defaults: a message that does not say what it is, or says another
+    # version, is not read as a v1 new_order (it goes to the dead-letter topic).
+    event_type: Literal["new_order"]
+    event_version: Literal[1]
 
 
 def build_new_order_event(
@@ -64,6 +66,8 @@ def build_new_order_event(
 ) -> NewOrderEvent:
     return NewOrderEvent(
         event_id=event_id or uuid.uuid4(),
+        event_type="new_order",
+        event_version=1,
         occurred_at=datetime.now(UTC),
         producer=PRODUCER,
         correlation_id=correlation_id,

@@ -23,6 +23,8 @@ def make_engine(url: str, connect_timeout: float = 1.5, pool_size: int = 10) -> 
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={"timeout": connect_timeout, "command_timeout": 10},
+        # an error's message never carries the bound values (emails, password hashes)
+        hide_parameters=True,
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
+import time
 import uuid
 from contextvars import ContextVar
 from typing import Any
@@ -77,3 +79,24 @@ def _add_service(service: str) -> Any:
         return event
 
     return processor
+
+
+class Throttled:
+    """An event that a flood can repeat (a refused request, a rejected token), logged at most
+    once every `seconds` per process; the next line counts the ones left out (`suppressed`)."""
+
+    def __init__(self, logger: Any, event: str, seconds: float = 1.0) -> None:
+        self.logger = logger
+        self.event = event
+        self.seconds = seconds
+        self._last = -math.inf
+        self._suppressed = 0
+
+    def __call__(self, **fields: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            self._suppressed += 1
+            return
+        self.logger.info(self.event, suppressed=self._suppressed, **fields)
+        self._last = now
+        self._suppressed = 0

@@ -14,6 +14,8 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from operator import methodcaller
+from typing import Any, NoReturn
 
 import structlog
 from fastapi import Request
@@ -22,11 +24,14 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from service_kit.errors import TooManyRequests
+from service_kit.logging import Throttled
 
 log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "ratelimit"
 MAX_BACKOFF_SECONDS = 30.0
+# a flood is refused request by request, but logged once a second
+_log_exceeded = Throttled(log, "ratelimit.exceeded")
 
 
 def parse_limits(text: str) -> list[RateLimitItem]:
@@ -55,33 +60,47 @@ class RateLimiter:
         if not self.enabled:
             return
         for item in limits:
-            allowed, reset_at = await self._hit(item, scope, key)
-            if not allowed:
-                retry_after = max(1, math.ceil(reset_at - time.time()))
-                log.info("ratelimit.exceeded", scope=scope, limit=str(item))
-                raise TooManyRequests(f"rate limit exceeded: {item}", retry_after)
+            if not await self._on_storage(methodcaller("hit", item, scope, key)):
+                await self._refuse(item, scope, key)
 
-    async def _hit(self, item: RateLimitItem, scope: str, key: str) -> tuple[bool, float]:
+    async def refuse_if_exceeded(
+        self, limits: Sequence[RateLimitItem], scope: str, key: str
+    ) -> None:
+        """TooManyRequests when `key` has used up a limit already; counts nothing."""
+        if not self.enabled:
+            return
+        for item in limits:
+            if not await self._on_storage(methodcaller("test", item, scope, key)):
+                await self._refuse(item, scope, key)
+
+    async def count(self, limits: Sequence[RateLimitItem], scope: str, key: str) -> None:
+        """Count one request of `key` against each limit, refusing nothing (see above)."""
+        if not self.enabled:
+            return
+        for item in limits:
+            await self._on_storage(methodcaller("hit", item, scope, key))
+
+    async def _refuse(self, item: RateLimitItem, scope: str, key: str) -> NoReturn:
+        stats = await self._on_storage(methodcaller("get_window_stats", item, scope, key))
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        _log_exceeded(scope=scope, limit=str(item))
+        raise TooManyRequests(f"rate limit exceeded: {item}", retry_after)
+
+    async def _on_storage(self, op: Callable[[FixedWindowRateLimiter], Awaitable[Any]]) -> Any:
+        """`op` on the shared counters in Redis, or on this process's while Redis is failing.
+        The bound covers name resolution and connecting too."""
         if time.monotonic() >= self._retry_shared_at:
             try:
-                # One Redis round trip for the hit, one more only when the limit is exceeded;
-                # the bound covers name resolution and connecting too.
                 async with asyncio.timeout(self.timeout * 4):
-                    if await self._shared.hit(item, scope, key):
-                        allowed, reset_at = True, 0.0
-                    else:
-                        allowed = False
-                        reset_at = (await self._shared.get_window_stats(item, scope, key))[0]
+                    result = await op(self._shared)
             except Exception as exc:  # Redis down, hung or gone: count locally for a while
                 self._fail(exc)
             else:
                 if self._failures:
                     log.info("ratelimit.redis_recovered", after_failures=self._failures)
                     self._failures = 0
-                return allowed, reset_at
-        if await self._local.hit(item, scope, key):
-            return True, 0.0
-        return False, (await self._local.get_window_stats(item, scope, key))[0]
+                return result
+        return await op(self._local)
 
     def _fail(self, exc: Exception) -> None:
         self._failures += 1

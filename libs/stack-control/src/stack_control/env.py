@@ -67,3 +67,12 @@ def settings_env_names(settings_cls: type[BaseSettings]) -> set[str]:
         else:
             names.add(prefix + field_name.upper())
     return names
+
+
+def unread_example_names(root: Path, settings_cls: type[BaseSettings], *prefixes: str) -> set[str]:
+    """The `.env.example` names with these prefixes that `settings_cls` does not read: none
+    should be (a dead name has no effect anywhere). `<PREFIX>PORT` and `<PREFIX>DB_PASSWORD`
+    are the stack's own (the published port, the database role's password)."""
+    names = set().union(*(example_names(root, prefix) for prefix in prefixes))
+    stacks = {f"{prefix}{suffix}" for prefix in prefixes for suffix in ("PORT", "DB_PASSWORD")}
+    return names - stacks - settings_env_names(settings_cls)

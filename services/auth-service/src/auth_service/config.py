@@ -43,6 +43,8 @@ class Settings(ServiceSettings):
 
     # rate limits (`limits` syntax, e.g. "10/minute"; several separated by ";")
     rate_limit_token: str = "10/minute"  # noqa: S105 (a rate, not a secret)
+    # /token/ per client IP whatever the username (password spraying), before any hashing
+    rate_limit_token_per_ip: str = "30/minute"  # noqa: S105 (a rate, not a secret)
     rate_limit_register: str = "30/minute"
 
     @field_validator("jwt_private_key", "jwt_private_key_file", mode="before")
@@ -51,7 +53,7 @@ class Settings(ServiceSettings):
         # compose's `${AUTH_JWT_PRIVATE_KEY:-}` passes an empty string for "not set"
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("rate_limit_token", "rate_limit_register")
+    @field_validator("rate_limit_token", "rate_limit_token_per_ip", "rate_limit_register")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         # a bad limit string must stop the start, not surface on the first request

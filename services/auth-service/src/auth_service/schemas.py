@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic.networks import validate_email
+from pydantic_core import PydanticCustomError
 
 # bcrypt uses at most 72 bytes of a password; longer ones are refused, never cut silently.
 PASSWORD_MIN_BYTES: Final = 8
@@ -22,6 +24,16 @@ def password_length_problem(password: str) -> str | None:
     return None
 
 
+def normalize_email(email: str) -> str | None:
+    """The one normal form of an address, for registration and login alike: email-validator's
+    (the one behind EmailStr: Unicode NFC, an IDNA domain in Unicode), then lower case, since
+    addresses are compared case-insensitively. None when the text is no email address."""
+    try:
+        return validate_email(email)[1].lower()
+    except PydanticCustomError:
+        return None
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -36,8 +48,8 @@ class UserCreate(BaseModel):
 
     @field_validator("email")
     @classmethod
-    def _lower_case(cls, email: str) -> str:
-        return email.lower()
+    def _normal_form(cls, email: str) -> str:
+        return normalize_email(email) or email
 
     @field_validator("password")
     @classmethod

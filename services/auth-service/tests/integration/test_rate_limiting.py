@@ -61,6 +61,34 @@ async def test_token_is_limited_per_ip_and_username(
     assert (await login(make_client(app, client_ip="10.0.0.2"))).status_code == 200
 
 
+async def test_token_is_limited_per_ip_whatever_the_username_before_any_hashing(
+    make_app: AppFactory, make_client: ClientFactory
+) -> None:
+    """Password spraying: one address rotating usernames runs out of attempts, and the refused
+    attempts cost no bcrypt work."""
+    app = make_app(rate_limit_token="5/minute", rate_limit_token_per_ip="3/minute")
+    hashed: list[str] = []
+    verify = app.state.hasher.verify
+
+    async def counting_verify(password: str, password_hash: str | None) -> bool:
+        hashed.append(password)
+        return bool(await verify(password, password_hash))
+
+    app.state.hasher.verify = counting_verify
+    client = make_client(app, client_ip="10.0.0.1")
+    codes = [(await login(client, f"user{i}@example.com")).status_code for i in range(3)]
+    assert codes == [401, 401, 401]
+    assert len(hashed) == 3
+
+    blocked = await login(client, "user9@example.com")
+
+    assert_rate_limited(blocked)
+    assert len(hashed) == 3  # refused before the password was hashed
+    assert (
+        await login(make_client(app, client_ip="10.0.0.2"), "user9@example.com")
+    ).status_code == 401
+
+
 async def test_replicas_share_one_budget_in_redis(
     redis_up: None, make_app: AppFactory, make_client: ClientFactory
 ) -> None:

@@ -6,7 +6,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service.db.models import User
@@ -65,6 +65,32 @@ async def test_login_ignores_the_email_case(client: AsyncClient) -> None:
     )
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "USER@xn--bcher-kva.de",
+        "Ärger@Bücher.de",
+        " spaced@example.com ",
+        "Name <named@example.com>",
+    ],
+)
+async def test_the_string_used_to_register_logs_in(client: AsyncClient, email: str) -> None:
+    """Login normalises the address with registration's own function (IDNA, Unicode, case)."""
+    created = await client.post("/register/", json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+
+    response = await client.post("/token/", data={"username": email, "password": PASSWORD})
+
+    assert response.status_code == 200, response.text
+
+
+async def test_a_username_that_is_no_email_is_a_plain_401(client: AsyncClient) -> None:
+    response = await client.post("/token/", data={"username": "not an email", "password": PASSWORD})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
 
 
 async def test_non_ascii_password_works_end_to_end(client: AsyncClient) -> None:
@@ -164,3 +190,31 @@ async def test_openapi_declares_the_password_flow(client: AsyncClient) -> None:
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/token/"
     assert {"401", "422", "429"} <= set(schema["paths"]["/token/"]["post"]["responses"])
     assert {"201", "409", "422", "429"} <= set(schema["paths"]["/register/"]["post"]["responses"])
+
+
+async def test_a_login_rehashes_a_password_of_another_cost(
+    make_app: AppFactory, make_client: ClientFactory, cleanup_engine: AsyncEngine
+) -> None:
+    """After AUTH_BCRYPT_ROUNDS changes, old accounts move to the new cost at their next login,
+    so that their failed logins cost as long as an unknown email's."""
+    old = make_client(make_app(bcrypt_rounds=4))
+    await register(old)
+    new = make_client(make_app(bcrypt_rounds=5))
+
+    assert (
+        await new.post("/token/", data={"username": EMAIL, "password": "wrong pw!"})
+    ).status_code == 401
+    assert await _stored_cost(cleanup_engine) == 4  # only a successful login may rehash
+    assert (
+        await new.post("/token/", data={"username": EMAIL, "password": PASSWORD})
+    ).status_code == 200
+    assert await _stored_cost(cleanup_engine) == 5
+    assert (
+        await new.post("/token/", data={"username": EMAIL, "password": PASSWORD})
+    ).status_code == 200
+
+
+async def _stored_cost(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(User.password_hash))).scalar_one()
+    return int(stored.split("$")[2])

@@ -25,20 +25,26 @@ def test_an_invalid_message_goes_to_the_dlq_and_the_next_good_one_is_processed(
 ) -> None:
     missing_order_id = new_order_event()
     del missing_order_id["data"]["order_id"]
+    untyped = new_order_event()  # neither event_type nor event_version: not a v1 new_order
+    del untyped["event_type"], untyped["event_version"]
+    version_2 = {**new_order_event(), "event_version": 2}
     good = new_order_event()
     key = b"same-partition"
-    produce(settings, b"{not json", json.dumps(missing_order_id).encode(), key=key)
+    bad = [json.dumps(m).encode() for m in (missing_order_id, untyped, version_2)]
+    produce(settings, b"{not json", *bad, key=key)
     produce(settings, json.dumps(good).encode(), key=key)
 
     consumer = start("consumer", settings)
-    eventually(lambda: _handled(consumer) >= 3, 45, "three messages handled")
+    eventually(lambda: _handled(consumer) >= 5, 45, "five messages handled")
     assert consumer.stop() == 0
 
-    dead = read_all(settings, settings.dlq_topic, expected=2)
-    assert len(dead) == 2
+    dead = read_all(settings, settings.dlq_topic, expected=4)
+    assert len(dead) == 4
     reasons = [dict(m.headers())["dlq_reason"].decode() for m in dead]
     assert all(r.startswith("invalid new_order") for r in reasons)
     assert "order_id" in reasons[1]
+    assert "event_type" in reasons[2]
+    assert "event_version" in reasons[3]
     assert dead[0].value() == b"{not json"
     assert count(db, ProcessedEvent) == 1
     assert queued(settings) == 1

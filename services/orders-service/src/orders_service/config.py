@@ -44,6 +44,8 @@ class Settings(ServiceSettings):
 
     # per-user limit on every /orders call (`limits` syntax); ORDERS_RATE_LIMIT_ENABLED switches it
     rate_limit: str = "120/minute"
+    # calls without a valid token, per client IP, refused before the token is verified
+    rate_limit_unauthenticated: str = "60/minute"
 
     # outbox relay
     relay_batch_size: int = 200
@@ -67,7 +69,7 @@ class Settings(ServiceSettings):
             raise ValueError(f"not an allowed asymmetric algorithm: {', '.join(refused)}")
         return value
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "rate_limit_unauthenticated")
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)

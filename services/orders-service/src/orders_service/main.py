@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from orders_service.api.deps import make_rate_limit_check
+from orders_service.api.deps import UnauthenticatedLimit, make_rate_limit_check
 from orders_service.api.routes import router
 from orders_service.config import Settings, get_settings
 from orders_service.db.session import make_sessionmaker
@@ -21,7 +21,7 @@ from service_kit import web
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router
 from service_kit.proxies import TrustedProxies
-from service_kit.ratelimit import RateLimiter
+from service_kit.ratelimit import RateLimiter, parse_limits
 from service_kit.redis import make_redis
 
 log = structlog.get_logger(__name__)
@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = cache
     app.state.tokens = tokens
     app.state.rate_limit_check = make_rate_limit_check(limiter, settings.rate_limit, trusted)
+    app.state.unauthenticated_limit = UnauthenticatedLimit(
+        limiter, parse_limits(settings.rate_limit_unauthenticated), trusted
+    )
 
     app.include_router(
         health_router(

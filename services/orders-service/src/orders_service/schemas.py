@@ -78,11 +78,18 @@ def _text(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_text)]
 
-# A price comes as a JSON number or a decimal string ("19.99"); booleans are refused.
+# A price comes as a JSON number or a decimal string ("19.99"); booleans are refused. At most
+# two decimals count the value, not the text: trailing zeros are no decimals ("1.500" is 1.50).
 Price = Annotated[
     Decimal,
     BeforeValidator(_plain_decimal_string),
-    Field(gt=0, le=MAX_ITEM_PRICE, decimal_places=2, allow_inf_nan=False),
+    Field(
+        gt=0,
+        le=MAX_ITEM_PRICE,
+        decimal_places=2,
+        allow_inf_nan=False,
+        description='> 0, ≤ 1 000 000, at most 2 decimals; trailing zeros do not count ("1.500")',
+    ),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
 TotalPrice = Annotated[

@@ -456,6 +456,26 @@ async def test_list_is_newest_first_and_paginated(client: httpx.AsyncClient, aut
     assert pages == [newest_first[0:3], newest_first[3:6], newest_first[6:7], []]
 
 
+@pytest.mark.parametrize("offset", [2**31, 2**63 - 1])
+async def test_an_offset_past_the_end_is_an_empty_list_up_to_the_bigint_maximum(
+    client: httpx.AsyncClient, auth: Auth, offset: int
+) -> None:
+    await create_order(client, auth(ALICE))
+    response = await client.get(f"/orders/user/{ALICE}/?offset={offset}", headers=auth(ALICE))
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    too_far = await client.get(f"/orders/user/{ALICE}/?offset={2**63}", headers=auth(ALICE))
+    assert too_far.status_code == 422
+
+
+async def test_trailing_zeros_are_no_decimals(client: httpx.AsyncClient, auth: Auth) -> None:
+    body = {"items": [item(price="1.500", quantity=3)], "total_price": "4.5000"}
+    response = await client.post("/orders/", json=body, headers=auth(ALICE))
+    assert response.status_code == 201, response.text
+    assert response.json()["items"][0]["price"] == 1.5
+    assert response.json()["total_price"] == 4.5
+
+
 async def test_list_default_limit_is_50(client: httpx.AsyncClient, auth: Auth) -> None:
     body = {"items": [item()]}
     for _ in range(51):

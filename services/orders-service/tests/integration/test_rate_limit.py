@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 from redis.asyncio import Redis
 
 from tests.integration.conftest import Auth, MakeApp, client_for
@@ -30,6 +31,44 @@ async def test_over_the_limit_is_429_with_retry_after_per_user(
         # a request without a valid token is refused before it is counted
         assert (await client.get(url)).status_code == 401
     assert any(b"user:501" in k for k in await redis.keys("*ratelimit*"))  # shared in Redis
+
+
+async def test_calls_without_a_valid_token_are_limited_per_ip_before_verification(
+    make_app: MakeApp, auth: Auth
+) -> None:
+    app = await make_app(rate_limit_enabled=True, rate_limit_unauthenticated="3/minute")
+    url = f"/orders/user/{ALICE}/"
+    verified: list[str] = []
+    verify = app.state.tokens.verify
+
+    def counting_verify(token: str) -> int:
+        verified.append(token)
+        return int(verify(token))
+
+    app.state.tokens.verify = counting_verify
+    flood = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.0.0.1", 4000)), base_url="http://t"
+    )
+    neighbour = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("10.0.0.2", 4000)), base_url="http://t"
+    )
+    async with flood, neighbour:
+        # valid calls do not use the budget
+        for _ in range(3):
+            assert (await flood.get(url, headers=auth(ALICE))).status_code == 200
+        garbage = {"Authorization": "Bearer not-a-token"}
+        codes = [(await flood.get(url, headers=garbage)).status_code for _ in range(2)]
+        codes.append((await flood.get(url)).status_code)  # no token at all counts too
+        assert codes == [401, 401, 401]
+        checked = len(verified)
+
+        limited = await flood.get(url, headers=garbage)
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 61
+        # refused before the token is looked at, valid or not, for this address only
+        assert (await flood.get(url, headers=auth(ALICE))).status_code == 429
+        assert len(verified) == checked
+        assert (await neighbour.get(url, headers=auth(ALICE))).status_code == 200
 
 
 async def test_the_limit_can_be_switched_off(make_app: MakeApp, auth: Auth) -> None:

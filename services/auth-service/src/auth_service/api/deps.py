@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from auth_service.db.models import User
 from auth_service.db.repository import UserRepository
 from auth_service.db.session import SessionDep
+from auth_service.schemas import normalize_email
 from auth_service.services import users
 from auth_service.services.security import PasswordHasher
 from auth_service.services.tokens import TokenService
@@ -44,7 +45,7 @@ def login_form(
 ) -> OAuth2PasswordRequestForm:
     """The OAuth2 password form; the username is kept for the /token/ rate-limit key, which is
     computed from the request."""
-    request.state.login_username = users.normalize_email(form.username)
+    request.state.login_username = normalize_email(form.username) or form.username.lower()
     return form
 
 

@@ -43,6 +43,9 @@ def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxi
     after the request validated: a malformed request is a 422 and costs no attempt."""
     router = APIRouter(tags=["auth"])
     register_limit = rate_limit(limiter, settings.rate_limit_register, "register", ip_key(trusted))
+    token_ip_limit = rate_limit(
+        limiter, settings.rate_limit_token_per_ip, "token-ip", ip_key(trusted)
+    )
     token_limit = rate_limit(
         limiter, settings.rate_limit_token, "token", ip_and_username_key(trusted)
     )
@@ -77,6 +80,7 @@ def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxi
     async def token(
         request: Request, form: LoginForm, users_repo: Users, hasher: Hasher, tokens: Tokens
     ) -> Token:
+        await token_ip_limit(request)  # both before any password is hashed
         await token_limit(request)
         issued = await users.login(users_repo, hasher, tokens, form.username, form.password)
         return Token(access_token=issued.access_token, expires_in=issued.expires_in)

@@ -26,6 +26,15 @@ class PasswordHasher:
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hash, password)
 
+    def needs_rehash(self, password_hash: str) -> bool:
+        """A hash made at another cost (AUTH_BCRYPT_ROUNDS changed since): checking it takes
+        another time than the dummy hash of an unknown email, so it is replaced at the next
+        successful login."""
+        try:
+            return int(password_hash.split("$")[2]) != self.rounds
+        except (IndexError, ValueError):
+            return False
+
     async def verify(self, password: str, password_hash: str | None) -> bool:
         """True if `password` matches; `None` (no such user) spends the time and says False."""
         return await asyncio.to_thread(self._verify, password, password_hash)

@@ -6,7 +6,7 @@ import structlog
 
 from auth_service.db.models import User
 from auth_service.db.repository import UserRepository
-from auth_service.schemas import UserCreate
+from auth_service.schemas import UserCreate, normalize_email
 from auth_service.services.errors import EmailTaken, InvalidCredentials, InvalidToken
 from auth_service.services.security import PasswordHasher
 from auth_service.services.tokens import IssuedToken, TokenService
@@ -14,12 +14,8 @@ from auth_service.services.tokens import IssuedToken, TokenService
 log = structlog.get_logger(__name__)
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
 async def register(users: UserRepository, hasher: PasswordHasher, data: UserCreate) -> User:
-    email = normalize_email(data.email)
+    email = normalize_email(data.email) or data.email
     # checked first so a taken email costs no bcrypt work; the unique constraint decides races
     if await users.get_by_email(email) is not None:
         raise EmailTaken()
@@ -40,7 +36,8 @@ async def login(
 ) -> IssuedToken:
     """A token for the right email and password. An unknown email, a wrong or over-long
     password and an inactive account all cost one bcrypt check and give the same error."""
-    user = await users.get_by_email(normalize_email(username))
+    email = normalize_email(username)
+    user = await users.get_by_email(email) if email else None
     password_ok = await hasher.verify(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.is_active:
         reason = (
@@ -48,6 +45,10 @@ async def login(
         )
         log.info("auth.login_failed", reason=reason, user_id=user.id if user else None)
         raise InvalidCredentials()
+    if hasher.needs_rehash(user.password_hash):
+        # saved with the request's commit; the login answers as fast as any other after it
+        user.password_hash = await hasher.hash(password)
+        log.info("auth.password_rehashed", user_id=user.id, rounds=hasher.rounds)
     issued = tokens.issue(user.id)
     log.info("auth.logged_in", user_id=user.id)
     return issued

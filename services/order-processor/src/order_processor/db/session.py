@@ -23,6 +23,7 @@ def sync_engine() -> Engine:
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
+        hide_parameters=True,  # an error's message never carries the bound values
         connect_args={"connect_timeout": 2},
     )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from limits import RateLimitItem
 
 from orders_service.db.session import SessionDep
 from orders_service.services.cache import OrderCache
@@ -20,15 +22,44 @@ from service_kit.ratelimit import RateLimiter, rate_limit
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token/", auto_error=False)
 
 RATE_LIMIT_SCOPE = "orders"
+UNAUTHENTICATED_SCOPE = "orders-unauthenticated"
+
+
+@dataclass(frozen=True)
+class UnauthenticatedLimit:
+    """Calls without a valid token, per client IP. Once an address has used up its budget it
+    is refused before its token is even looked at (verifying costs CPU); each call that fails
+    authentication counts, valid ones do not."""
+
+    limiter: RateLimiter
+    limits: list[RateLimitItem]
+    trusted: TrustedProxies
+
+    async def refuse_if_exhausted(self, request: Request) -> None:
+        await self.limiter.refuse_if_exceeded(
+            self.limits, UNAUTHENTICATED_SCOPE, self._key(request)
+        )
+
+    async def count(self, request: Request) -> None:
+        await self.limiter.count(self.limits, UNAUTHENTICATED_SCOPE, self._key(request))
+
+    def _key(self, request: Request) -> str:
+        return f"ip:{client_ip(request, self.trusted)}"
 
 
 async def current_user_id(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> int:
-    if not token:
-        raise Unauthorized("not authenticated")
+    unauthenticated: UnauthenticatedLimit = request.app.state.unauthenticated_limit
+    await unauthenticated.refuse_if_exhausted(request)
     verifier: TokenVerifier = request.app.state.tokens
-    user_id = verifier.verify(token)
+    try:
+        if not token:
+            raise Unauthorized("not authenticated")
+        user_id = verifier.verify(token)
+    except Unauthorized:
+        await unauthenticated.count(request)
+        raise
     request.state.user_id = user_id  # the rate limit's key
     return user_id
 

@@ -37,6 +37,9 @@ COMMON: ErrorDoc = {
 FORBIDDEN: ErrorDoc = {403: _error("the order belongs to another user")}
 NOT_FOUND: ErrorDoc = {404: _error("no order with this id")}
 
+# PostgreSQL's OFFSET is a bigint: any offset up to its maximum is answered (past the end: []).
+MAX_OFFSET = 2**63 - 1
+
 router = APIRouter(prefix="/orders", tags=["orders"], dependencies=[Depends(rate_limited)])
 
 
@@ -73,7 +76,10 @@ async def create_order(
     responses={
         **COMMON,
         403: _error("another user's list"),
-        422: {"description": "user_id not an integer, limit not in 1..100, or offset below 0"},
+        422: {
+            "description": "user_id not an integer, limit not in 1..100, or offset not in "
+            "0..2^63-1 (an offset past the last order is an empty list)"
+        },
     },
 )
 async def list_user_orders(
@@ -81,7 +87,7 @@ async def list_user_orders(
     current_user: CurrentUser,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[OrderRead]:
     """The current user's orders, newest first."""
     return await orders.list_orders(session, current_user, user_id, limit, offset)

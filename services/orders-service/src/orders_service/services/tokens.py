@@ -28,6 +28,7 @@ from jwt.algorithms import get_default_algorithms
 
 from orders_service.config import Settings
 from orders_service.services.errors import InvalidToken
+from service_kit.logging import Throttled
 
 log = structlog.get_logger(__name__)
 
@@ -100,8 +101,12 @@ class TokenVerifier:
         await self.keys.stop()
 
 
+# unauthenticated floods are limited per client IP before verification, and logged sparingly
+_log_rejected = Throttled(log, "auth.token_rejected")
+
+
 def _rejected(reason: str) -> InvalidToken:
-    log.info("auth.token_rejected", reason=reason)
+    _log_rejected(reason=reason)
     return InvalidToken()
 
 
