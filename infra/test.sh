@@ -4,8 +4,9 @@
 #   native   install (idempotent), lint, the native stack (one already running is used as it is
 #            and left running)
 #   compose  a Docker engine and the base images (make docker-engine / docker-images), a fresh
-#            compose project built and started, the suites with STACK_CONTROLLER=compose (the
-#            fault tests stop and kill containers), then `docker compose down -v`
+#            compose project (orders-platform-test) built and started, the suites with
+#            STACK_CONTROLLER=compose (the fault tests stop and kill containers), then
+#            `docker compose down -v`
 # Each phase's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -66,6 +67,9 @@ if [ "$mode" = native ]; then
     fi
     phase up
 elif [ "$mode" = compose ]; then
+    # A project of its own: the tests never touch the volumes of a stack you run with `make up`
+    # (which, holding the same ports, makes `up` below refuse clearly instead).
+    export COMPOSE_PROJECT_NAME=orders-platform-test
     say "docker engine"
     bash infra/docker/engine.sh
     phase engine

@@ -100,6 +100,13 @@ docker buildx version >/dev/null 2>&1 || build_plugin buildx github.com/docker/b
     "$BUILDX_VERSION" github.com/docker/buildx/cmd/buildx \
     "-s -w -X github.com/docker/buildx/version.Version=$BUILDX_VERSION"
 
+# An engine that answered but lacked the plugins needs nothing more.
+if [ -z "${DOCKER_HOST:-}" ] && docker info >/dev/null 2>&1; then
+    say "the engine at the default socket answers; plugins installed"
+    rm -f "$ENGINE_ENV"
+    exit 0
+fi
+
 # 4. The engine.
 mkdir -p "$RUN_DIR" "$DATA_DIR"
 pid=$(cat "$RUN_DIR/dockerd.pid" 2>/dev/null || true)
