@@ -38,7 +38,9 @@ async def test_a_failing_redis_costs_one_bounded_wait_then_memory_counts(
         await limiter.check(limits, "test", "client-a")
     elapsed = time.monotonic() - started
 
-    assert elapsed < 1.0  # one bounded attempt (≤ 0.4 s), then memory until the back-off ends
+    # a bound, not a speed target: one attempt of at most 0.4 s, then memory until the back-off
+    # ends (a Redis client without the bound would wait on the hung socket for good)
+    assert elapsed < 2.0
     assert refused.value.status_code == 429
     assert 1 <= int((refused.value.headers or {})["Retry-After"]) <= 61
     await limiter.check(limits, "test", "client-b")  # another key has its own budget
