@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from stack_control import compose, under_compose
+from stack_control import compose, container_id, docker, under_compose
 from stack_control.env import example_names
 from tests.conftest import ITEMS, ROOT, Stack, User, eventually
 
@@ -135,42 +135,32 @@ def test_each_service_has_its_test_database(stack: Stack) -> None:
             )
 
 
-def _container(service: str) -> str:
-    return _run("ps", "-q", service).stdout.strip()
-
-
 def _address(container: str) -> str:
-    return _docker(
+    return docker(
         "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
     )
-
-
-def _docker(*args: str) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 def _rebuild_at_new_addresses(services: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     """Rebuild and recreate `services`; while they are gone, placeholder containers take their
     old addresses (as many as it takes: freed addresses are handed out again), so the new
     containers surely get others, and the gateway must look the names up again."""
-    old = {service: _container(service) for service in services}
+    old = {service: container_id(service) for service in services}
     before = {service: _address(container) for service, container in old.items()}
-    network = _docker(
+    network = docker(
         "inspect",
         "-f",
         "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
         old[services[0]],
     )
-    image = _docker("inspect", "-f", "{{.Config.Image}}", old[services[0]])
+    image = docker("inspect", "-f", "{{.Config.Image}}", old[services[0]])
     _run("rm", "--stop", "--force", *services)
     holders: list[str] = []
     try:
         held: set[str] = set()
         while not set(before.values()) <= held and len(holders) < 30:
             holders.append(
-                _docker(
+                docker(
                     "run", "--detach", "--network", network, "--entrypoint", "sleep", image, "600"
                 )
             )
@@ -178,8 +168,8 @@ def _rebuild_at_new_addresses(services: tuple[str, ...]) -> dict[str, tuple[str,
         _run("up", "--build", "--detach", "--no-deps", "--wait", *services)
     finally:
         if holders:
-            _docker("rm", "--force", *holders)
-    return {service: (before[service], _address(_container(service))) for service in services}
+            docker("rm", "--force", *holders)
+    return {service: (before[service], _address(container_id(service))) for service in services}
 
 
 def test_the_gateway_finds_rebuilt_auth_and_orders_again(
@@ -215,7 +205,7 @@ def _prod(
     """docker compose for a second project with the prod override, configured by `env_file`
     alone: the variables this test process has from .env.example would win over it."""
     files = ["-f", "docker-compose.yml", "-f", "docker-compose.prod.yml", "-f", str(extra)]
-    names = {line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines()}
+    names = example_names(ROOT, "")
     env = {k: v for k, v in os.environ.items() if k not in names}
     result = _run(
         "-p", "orders-prodcheck", *files, "--env-file", str(env_file), *args, check=False, env=env

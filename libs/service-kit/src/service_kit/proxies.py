@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Sequence
 
 import structlog
@@ -65,17 +66,15 @@ class TrustedProxies:
                     log.warning("proxies.unresolved", name=name, error=str(exc))
                     self._unresolved.add(name)
                 continue
-            if name in self._unresolved:
-                self._unresolved.discard(name)
-            found = {ipaddress.ip_address(info[4][0]) for info in infos}
-            resolved |= found
+            self._unresolved.discard(name)
+            resolved |= {ipaddress.ip_address(info[4][0]) for info in infos}
         if resolved != self._resolved:
             log.info("proxies.resolved", addresses=sorted(str(a) for a in resolved))
         self._resolved = frozenset(resolved)  # one assignment: readers see old or new, whole
 
     def _refresh_forever(self, seconds: float) -> None:
-        stop = threading.Event()
-        while not stop.wait(seconds):
+        while True:
+            time.sleep(seconds)
             self.refresh()
 
 

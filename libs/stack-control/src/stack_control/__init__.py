@@ -69,16 +69,21 @@ def kill(name: str) -> None:
         return
     if name not in NAMES:
         raise ValueError(f"unknown process {name!r}")
-    container = subprocess.run(
-        compose("ps", "-q", name), check=True, cwd=repo_root(), capture_output=True, text=True
+    os.kill(int(docker("inspect", "-f", "{{.State.Pid}}", container_id(name))), signal.SIGKILL)
+
+
+def container_id(service: str) -> str:
+    """The running container of a compose service."""
+    return subprocess.run(
+        compose("ps", "-q", service), check=True, cwd=repo_root(), capture_output=True, text=True
     ).stdout.strip()
-    pid = subprocess.run(
-        ["docker", "inspect", "-f", "{{.State.Pid}}", container],
-        check=True,
-        capture_output=True,
-        text=True,
+
+
+def docker(*args: str) -> str:
+    """The output of a `docker` command (the engine of DOCKER_HOST)."""
+    return subprocess.run(
+        ["docker", *args], check=True, capture_output=True, text=True
     ).stdout.strip()
-    os.kill(int(pid), signal.SIGKILL)
 
 
 def stop(name: str) -> None:
