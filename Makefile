@@ -7,7 +7,8 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PY := $(UV) run --frozen python
-STACK := $(PY) $(CURDIR)/infra/native/stack.py
+# the native stack's command line, a package run as a folder (infra/native/stack/cli.py)
+STACK := $(PY) $(CURDIR)/infra/native/stack
 # Runs a command with .env.example, then .env, then the environment: what the stack's processes see.
 WITH_ENV := $(STACK) exec
 # docker compose with the engine and images that docker-engine / docker-images chose
@@ -22,10 +23,15 @@ SVCS := $(if $(svc),$(call svc_dir,$(svc)),$(ALL_SVCS))
 RUN_PORT_auth-service := 8001
 RUN_PORT_orders-service := 8002
 RUN_PORT_order-processor := 8003
-TEST_DIRS := $(if $(svc),services/$(SVCS)/tests,$(wildcard libs/*/tests) $(foreach s,$(ALL_SVCS),services/$(s)/tests))
+# Test folders, each its own pytest run (every member has a `tests` package of its own).
+# unit: nothing running needed (the libs' and infra/native's tests, each service's tests/unit);
+# member-tests: every member's suites, integration included, against the running stack.
+NO_STACK_DIRS := $(wildcard libs/*/tests) infra/native/tests
+UNIT_DIRS := $(if $(svc),services/$(SVCS)/tests/unit,$(NO_STACK_DIRS) $(foreach s,$(ALL_SVCS),services/$(s)/tests/unit))
+MEMBER_DIRS := $(if $(svc),services/$(SVCS)/tests,$(NO_STACK_DIRS) $(foreach s,$(ALL_SVCS),services/$(s)/tests))
 
-.PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs \
-        run test unit e2e lint fmt migrate revision bench dev-kill docker-engine docker-images \
+.PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs dev-failed \
+        run test unit member-tests e2e chaos lint fmt migrate revision bench dev-kill docker-engine docker-images \
         test-compose jwt-key
 
 help: ## list the targets
@@ -72,6 +78,9 @@ dev-start: ## start one process again: make dev-start p=redis
 dev-kill: ## SIGKILL one process, as a crash would (the supervisor restarts it): make dev-kill p=worker
 	$(STACK) kill $(p)
 
+dev-failed: ## orders whose processing failed for good (after every retry) [limit=N]
+	cd services/order-processor && $(WITH_ENV) $(UV) run --frozen python -m order_processor.failed $(if $(limit),--limit $(limit))
+
 dev-logs: ## tail a process's log: make dev-logs p=orders
 	$(STACK) logs $(p)
 
@@ -89,11 +98,12 @@ revision: ## new migration: make revision svc=orders m="add column"
 	cd services/$(SVCS) && $(UV) run --frozen alembic revision --autogenerate -m "$(m)"
 
 # ---- quality -------------------------------------------------------------------------------
-lint: ## ruff check, ruff format --check, mypy, compose schema, hadolint
+lint: ## ruff check, ruff format --check, mypy, import rules, compose schema, hadolint
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/*/src services/*/src infra/native tests-e2e bench
-	@for d in libs/*/tests services/*/tests; do \
+	$(PY) infra/lint/import_rules.py
+	$(UV) run --frozen mypy libs/*/src services/*/src infra/native/stack infra/lint tests-e2e bench
+	@for d in libs/*/tests services/*/tests infra/native/tests; do \
 	  [ -d $$d ] && { (cd $$(dirname $$d) && $(UV) run --frozen mypy tests) || exit 1; }; done
 	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.prod.yml
 	$(UV) run --frozen hadolint services/Dockerfile infra/docker/standins/*/Dockerfile
@@ -102,8 +112,11 @@ fmt: ## ruff format and fix
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-unit: ## unit and integration tests of the members [svc=...] (the native stack must be up)
-	@for d in $(TEST_DIRS); do echo "== pytest $$d"; $(WITH_ENV) $(UV) run --frozen pytest $$d || exit 1; done
+unit: ## the tests that need nothing running: libs, infra/native, each service's tests/unit [svc=...]
+	@for d in $(UNIT_DIRS); do echo "== pytest $$d"; $(WITH_ENV) $(UV) run --frozen pytest $$d || exit 1; done
+
+member-tests: ## every member's suites, integration included, against the running stack [svc=...]
+	@for d in $(MEMBER_DIRS); do echo "== pytest $$d"; $(WITH_ENV) $(UV) run --frozen pytest $$d || exit 1; done
 
 e2e: ## the end-to-end suite against whatever stack is up
 	$(WITH_ENV) $(UV) run --frozen pytest tests-e2e
@@ -113,6 +126,9 @@ test: ## install, lint, every member's tests, then tests-e2e, on a native stack 
 
 test-compose: ## the same suites against the compose stack: engine, images, build, up, tests, down -v
 	bash infra/test.sh compose $(if $(svc),svc=$(svc))
+
+chaos: ## orders from careful clients while servers fail on a schedule; counts lost and duplicated [orders=N]
+	cd tests-e2e && $(WITH_ENV) $(UV) run --frozen python -m tests.chaos $(if $(orders),--orders $(orders))
 
 bench: ## the benchmarks (the native stack must be up)
 	$(WITH_ENV) $(UV) run --frozen python bench/run.py

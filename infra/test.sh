@@ -93,7 +93,7 @@ else
 fi
 
 say "member tests"
-make --no-print-directory unit ${svc:+svc=$svc}
+make --no-print-directory member-tests ${svc:+svc=$svc}
 phase members
 
 if [ -z "$svc" ]; then

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from stack_control import compose, container_id, docker, under_compose
 from stack_control.env import example_names
-from tests.conftest import ITEMS, ROOT, Stack, User, eventually
+from stack_control.waiting import eventually
+from tests.clients import ITEMS, ROOT, Stack, User
 
 pytestmark = [
     pytest.mark.skipif(not under_compose(), reason="the compose stack only (make test-compose)"),

@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import ITEMS, Stack, User, register_and_login
+from tests.clients import ITEMS, Stack, User, register_and_login
 
 
 def _detail(response: httpx.Response) -> object:

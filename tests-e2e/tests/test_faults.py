@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from stack_control import kill, log_text, stopped
-from tests.conftest import (
+from stack_control.waiting import eventually
+from tests.clients import (
     ITEMS,
     Sql,
     Stack,
     User,
-    eventually,
     processed_count,
     published_count,
     unpublished_count,

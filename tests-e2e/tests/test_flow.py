@@ -8,7 +8,8 @@ import uuid
 import httpx
 
 from stack_control import log_text
-from tests.conftest import ITEMS, Sql, Stack, User, eventually, processed_count
+from stack_control.waiting import eventually
+from tests.clients import ITEMS, Sql, Stack, User, processed_count
 
 
 def test_register_login_order_read_patch_list_and_processing(

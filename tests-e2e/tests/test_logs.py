@@ -6,8 +6,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from stack_control import NAMES, log_text
-from tests.conftest import Stack, User
+from stack_control import log_text
+from stack_control.processes import NAMES
+from tests.clients import Stack, User
 
 
 @pytest.mark.last

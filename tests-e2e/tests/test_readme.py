@@ -6,7 +6,7 @@ import re
 import subprocess
 import uuid
 
-from tests.conftest import ROOT, Stack
+from tests.clients import ROOT, Stack
 
 README = (ROOT / "README.md").read_text()
 

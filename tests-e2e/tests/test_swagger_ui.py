@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import ITEMS, ROOT, Stack, User
+from tests.clients import ITEMS, ROOT, Stack, User
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", ROOT / "artifacts"))

@@ -11,7 +11,8 @@ import pytest
 from celery import Celery
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.conftest import Sql, Stack, eventually
+from stack_control.waiting import eventually
+from tests.clients import Sql, Stack
 
 
 @pytest.mark.parametrize("service", ["AUTH", "ORDERS", "PROCESSOR"])

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import literal, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,14 +16,40 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def make_engine(url: str, connect_timeout: float = 1.5, pool_size: int = 10) -> AsyncEngine:
+def postgres_url(url: str, driver: str | None = None) -> str:
+    """`url` with its driver replaced: `postgresql+asyncpg://…` → `postgresql://…` for libpq-style
+    clients (asyncpg.connect, psql), or `postgresql+<driver>://…` for another SQLAlchemy driver."""
+    parsed = make_url(url)
+    name = parsed.get_backend_name() + (f"+{driver}" if driver else "")
+    return parsed.set(drivername=name).render_as_string(hide_password=False)
+
+
+# Every statement of these services is a key lookup or a short write: one still running after
+# this long is waiting on a hung server (or a lock that will not come), and the caller gets a 503
+# instead of waiting with it.
+STATEMENT_TIMEOUT_SECONDS = 3.0
+
+
+def make_engine(
+    url: str,
+    connect_timeout: float = 1.5,
+    pool_size: int = 10,
+    statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """An engine whose every wait is bounded: the pool checkout and the connect by
+    `connect_timeout`, each statement by `statement_timeout` on the client (asyncpg cancels it;
+    this holds even when the server is frozen and answers nothing) and on the server."""
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
-        connect_args={"timeout": connect_timeout, "command_timeout": 10},
+        connect_args={
+            "timeout": connect_timeout,
+            "command_timeout": statement_timeout,
+            "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+        },
         # an error's message never carries the bound values (emails, password hashes)
         hide_parameters=True,
     )

@@ -1,4 +1,7 @@
-"""`/health/live` and `/health/ready`: ready names every failing dependency."""
+"""`/health/live` and `/health/ready`: ready names every failing dependency.
+
+Readiness checks of the dependencies several services share (PostgreSQL, Redis) live here too.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,33 @@ from collections.abc import Awaitable, Callable, Mapping
 import structlog
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service_kit.db import ping
 
 log = structlog.get_logger(__name__)
 
 Check = Callable[[], Awaitable[object]]
+
+
+def database_check(engine: AsyncEngine) -> Check:
+    """A readiness check that runs a query on one of `engine`'s connections."""
+
+    async def check() -> object:
+        await ping(engine)
+        return None
+
+    return check
+
+
+def redis_check(redis: Redis) -> Check:
+    """A readiness check that pings Redis."""
+
+    async def check() -> object:
+        return await redis.ping()
+
+    return check
 
 
 def health_router(

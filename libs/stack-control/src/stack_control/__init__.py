@@ -1,9 +1,10 @@
 """Stop and start one process of the running stack, for fault tests.
 
-The controller is the native supervisor (`infra/native/stack.py`) unless STACK_CONTROLLER=compose,
-in which case `docker compose stop/start/kill` is used, through `infra/docker/compose.sh` (the
-engine and images that `make docker-engine` and `make docker-images` chose). Names: postgres,
-redis, kafka, gateway, auth, orders, relay, processor, consumer, worker.
+The controller is the native supervisor (`python infra/native/stack`) unless
+STACK_CONTROLLER=compose, in which case `docker compose stop/start/kill` is used, through
+`infra/docker/compose.sh` (the engine and images that `make docker-engine` and
+`make docker-images` chose). The names are those of `stack_control.processes`: postgres, redis,
+kafka, auth, orders, relay, processor, consumer, worker, gateway.
 """
 
 from __future__ import annotations
@@ -16,24 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-NAMES = (
-    "postgres",
-    "redis",
-    "kafka",
-    "gateway",
-    "auth",
-    "orders",
-    "relay",
-    "processor",
-    "consumer",
-    "worker",
-)
+from stack_control.processes import NAMES
+
+# The native stack's command line: a package run as a folder (`infra/native/stack/__main__.py`).
+NATIVE_STACK = Path("infra") / "native" / "stack"
 
 
 def repo_root() -> Path:
     start = Path(os.environ.get("STACK_ROOT", Path.cwd())).resolve()
     for folder in (start, *start.parents):
-        if (folder / "infra" / "native" / "stack.py").exists():
+        if (folder / NATIVE_STACK / "__main__.py").exists():
             return folder
     raise RuntimeError("cannot find the repository root (set STACK_ROOT)")
 
@@ -54,7 +47,7 @@ def _command(action: str, name: str) -> list[str]:
         if action == "start":  # and wait until its healthcheck passes, as the native one does
             return compose("up", "--detach", "--wait", "--wait-timeout", "120", name)
         return compose(action, name)
-    return [sys.executable, str(repo_root() / "infra" / "native" / "stack.py"), action, name]
+    return [sys.executable, str(repo_root() / NATIVE_STACK), action, name]
 
 
 def kill(name: str) -> None:

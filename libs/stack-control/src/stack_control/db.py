@@ -37,6 +37,13 @@ def alembic(service_dir: Path, env_name: str, url: str, *args: str) -> str:
     return result.stdout + result.stderr
 
 
+def migrated_test_database(service_dir: Path, env_name: str, url: str) -> str:
+    """The URL of the test database beside the service's `url`, migrated to head first."""
+    test_url = db_url_for_tests(url)
+    alembic(service_dir, env_name, test_url, "upgrade", "head")
+    return test_url
+
+
 def table_names(url: str) -> set[str]:
     """The tables of the public schema, read through SQLAlchemy's inspector."""
     import asyncio

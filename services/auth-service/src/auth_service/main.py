@@ -10,13 +10,11 @@ from fastapi import FastAPI
 
 from auth_service.api.routes import build_router
 from auth_service.config import Settings, get_settings
-from auth_service.db.session import make_sessionmaker
-from auth_service.logging import setup_logging
+from auth_service.services.access_tokens import TokenService
 from auth_service.services.security import PasswordHasher
-from auth_service.services.tokens import TokenService
-from service_kit import web
-from service_kit.db import make_engine, ping
-from service_kit.health import health_router
+from service_kit.app import create_api_app
+from service_kit.db import make_engine
+from service_kit.logging import configure_logging
 from service_kit.proxies import TrustedProxies
 from service_kit.ratelimit import RateLimiter
 from service_kit.redis import make_redis
@@ -26,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    setup_logging(settings)
+    configure_logging("auth-service", settings.log_level, settings.log_json)
     # Keys and the dummy hash first: a missing or broken key stops the start here.
     tokens = TokenService.from_settings(settings)
     hasher = PasswordHasher(settings.bcrypt_rounds)
@@ -49,19 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await engine.dispose()
         log.info("auth.stopped")
 
-    app = web.create_service_app("auth-service", settings, lifespan)
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.redis = redis
+    app = create_api_app("auth-service", settings, lifespan, engine=engine, redis=redis)
     app.state.tokens = tokens
     app.state.hasher = hasher
 
-    app.include_router(
-        health_router(
-            {"postgres": lambda: ping(engine), "redis": web.redis_check(redis)},
-            optional=frozenset({"redis"}),
-        )
-    )
     app.include_router(build_router(limiter, settings, trusted))
     return app
 

@@ -2,8 +2,6 @@
 before each test), Redis db 2 for the rate-limit counters (flushed before each test), and apps
 built by `create_app(Settings(...))`, driven in-process over ASGI."""
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import delete
@@ -22,23 +19,21 @@ from sqlalchemy.pool import NullPool
 from auth_service.config import Settings, get_settings
 from auth_service.db.models import User
 from auth_service.main import create_app
-from auth_service.services.tokens import private_key_pem
-from stack_control.db import alembic, db_url_for_tests
-from tests.integration.support import (
+from stack_control.db import migrated_test_database
+from tests.support import (
+    SERVICE_DIR,
     TEST_REDIS_URL,
     AppFactory,
     ClientFactory,
     SettingsFactory,
+    settings_for_tests,
+    wait_for_redis,
 )
-
-SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    url = db_url_for_tests(get_settings().database_url)
-    alembic(SERVICE_DIR, "AUTH_DATABASE_URL", url, "upgrade", "head")
-    return url
+    return migrated_test_database(SERVICE_DIR, "AUTH_DATABASE_URL", get_settings().database_url)
 
 
 @pytest.fixture(scope="session")
@@ -68,22 +63,10 @@ async def _clean_state(cleanup_engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def redis_up() -> None:
+def redis_up() -> None:
     """For tests of the shared counters: wait (with a deadline) while another test, perhaps
     another service's, has Redis stopped."""
-    redis = Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                await redis.ping()
-                return
-            except RedisError:
-                if time.monotonic() > deadline:
-                    pytest.fail("Redis has been down for 60 s")
-                await asyncio.sleep(0.5)
-    finally:
-        await redis.aclose()
+    wait_for_redis()
 
 
 @pytest.fixture
@@ -91,21 +74,7 @@ def make_settings(
     database_url: str, signing_key: Ed25519PrivateKey, tmp_path: Path
 ) -> SettingsFactory:
     def factory(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "environment": "dev",
-            "log_json": False,
-            "database_url": database_url,
-            "redis_url": TEST_REDIS_URL,
-            "bcrypt_rounds": 4,
-            "jwt_private_key": SecretStr(private_key_pem(signing_key).decode()),
-            "jwt_key_dir": tmp_path / "keys",
-            "trusted_proxies": [],
-            "rate_limit_enabled": True,
-            "rate_limit_token": "1000/minute",
-            "rate_limit_register": "1000/minute",
-        }
-        values.update(overrides)
-        return Settings(**values)
+        return settings_for_tests(database_url, signing_key, tmp_path / "keys", **overrides)
 
     return factory
 

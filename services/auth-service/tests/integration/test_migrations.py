@@ -1,11 +1,8 @@
 """Alembic migrations run against a real PostgreSQL database, down to nothing and back up."""
 
-from pathlib import Path
-
 from auth_service.config import get_settings
 from stack_control.db import check_migrations_round_trip, db_url_for_tests
-
-SERVICE_DIR = Path(__file__).resolve().parents[2]
+from tests.support import SERVICE_DIR
 
 
 def test_migrations_go_down_to_base_and_up_to_head() -> None:

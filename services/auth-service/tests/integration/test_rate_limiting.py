@@ -5,7 +5,7 @@ from httpx import AsyncClient, Response
 from redis.asyncio import Redis
 
 import stack_control
-from tests.integration.support import (
+from tests.support import (
     EMAIL,
     PASSWORD,
     TEST_REDIS_URL,

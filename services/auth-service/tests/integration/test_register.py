@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service.db.models import User
-
-PASSWORD = "correct horse battery"
+from tests.support import PASSWORD
 
 
 async def test_register_creates_a_user_with_a_bcrypt_hash(

@@ -54,3 +54,18 @@ async def test_other_integrity_errors_are_not_taken_for_a_taken_email(
 
     with pytest.raises(IntegrityError, match="ck_users_email_lower"):
         await users.add("Not-Lower@example.com", "$2b$04$hash")
+
+
+async def test_a_new_password_hash_is_stored_with_the_commit(session: AsyncSession) -> None:
+    users = UserRepository(session)
+    user = await users.add("dave@example.com", "$2b$04$old")
+    await session.commit()
+    assert user is not None
+
+    users.set_password_hash(user, "$2b$05$new")
+    await session.commit()
+    session.expunge_all()
+
+    stored = await users.get(user.id)
+    assert stored is not None
+    assert stored.password_hash == "$2b$05$new"

@@ -16,8 +16,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service.db.models import User
-from auth_service.services.tokens import KeyRing, TokenService, public_key_pem, thumbprint
-from tests.integration.support import AppFactory, ClientFactory, access_token, register
+from auth_service.services.access_tokens import KeyRing, TokenService, public_key_pem, thumbprint
+from tests.support import AppFactory, ClientFactory, access_token, bearer, register
 
 ISSUER = "orders-platform-auth"
 AUDIENCE = "orders-platform"
@@ -48,30 +48,6 @@ def claims_for(user_id: int, **overrides: Any) -> dict[str, Any]:
 def sign(key: Ed25519PrivateKey, claims: dict[str, Any], kid: str | None = None) -> str:
     kid = kid or thumbprint(key.public_key())
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def test_valid_token_gives_the_user(client: AsyncClient) -> None:
-    user_id = await register(client)
-    token = await access_token(client)
-
-    response = await client.get("/users/me/", headers=bearer(token))
-
-    assert response.status_code == 200
-    body = response.json()
-    assert set(body) == {"id", "email", "created_at"}
-    assert body["id"] == user_id
-    assert body["email"] == "alice@example.com"
-
-
-async def test_no_token_is_401(client: AsyncClient) -> None:
-    response = await client.get("/users/me/")
-
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
 
 
 def _forgeries(key: Ed25519PrivateKey, user_id: int) -> dict[str, str]:
@@ -112,71 +88,90 @@ def _forgeries(key: Ed25519PrivateKey, user_id: int) -> dict[str, str]:
 FORGERIES = list(_forgeries(Ed25519PrivateKey.generate(), 1))
 
 
-@pytest.mark.parametrize("kind", FORGERIES)
-async def test_bad_tokens_are_401(
-    client: AsyncClient, signing_key: Ed25519PrivateKey, kind: str
-) -> None:
-    user_id = await register(client)
-    token = _forgeries(signing_key, user_id)[kind]
+class TestAcceptedTokens:
+    async def test_valid_token_gives_the_user(self, client: AsyncClient) -> None:
+        user_id = await register(client)
+        token = await access_token(client)
 
-    response = await client.get("/users/me/", headers=bearer(token))
+        response = await client.get("/users/me/", headers=bearer(token))
 
-    assert response.status_code == 401, kind
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert "alice" not in response.text
+        assert response.status_code == 200
+        body = response.json()
+        assert set(body) == {"id", "email", "created_at"}
+        assert body["id"] == user_id
+        assert body["email"] == "alice@example.com"
 
+    async def test_a_hand_made_valid_token_is_accepted(
+        self, client: AsyncClient, signing_key: Ed25519PrivateKey
+    ) -> None:
+        """The forgeries of `_forgeries` fail for their flaw, not for how the test builds tokens."""
+        user_id = await register(client)
 
-async def test_a_hand_made_valid_token_is_accepted(
-    client: AsyncClient, signing_key: Ed25519PrivateKey
-) -> None:
-    """The forgeries above fail for their flaw, not for how the test builds tokens."""
-    user_id = await register(client)
+        response = await client.get(
+            "/users/me/", headers=bearer(sign(signing_key, claims_for(user_id)))
+        )
 
-    response = await client.get(
-        "/users/me/", headers=bearer(sign(signing_key, claims_for(user_id)))
-    )
+        assert response.status_code == 200
 
-    assert response.status_code == 200
+    async def test_token_of_a_retired_key_listed_as_previous_still_works(
+        self, make_app: AppFactory, make_client: ClientFactory, tmp_path: Path
+    ) -> None:
+        retired = Ed25519PrivateKey.generate()
+        retired_file = tmp_path / "retired.pub.pem"
+        retired_file.write_bytes(public_key_pem(retired.public_key()))
+        client = make_client(make_app(jwt_previous_public_keys_files=[retired_file]))
+        user_id = await register(client)
+        old_tokens = TokenService(
+            KeyRing.build(retired), issuer=ISSUER, audience=AUDIENCE, lifetime=timedelta(minutes=30)
+        )
 
+        response = await client.get(
+            "/users/me/", headers=bearer(old_tokens.issue(user_id).access_token)
+        )
 
-async def test_inactive_user_is_401(client: AsyncClient, cleanup_engine: AsyncEngine) -> None:
-    user_id = await register(client)
-    token = await access_token(client)
-    async with cleanup_engine.begin() as conn:
-        await conn.execute(update(User).where(User.id == user_id).values(is_active=False))
-
-    response = await client.get("/users/me/", headers=bearer(token))
-
-    assert response.status_code == 401
-
-
-async def test_token_of_a_retired_key_listed_as_previous_still_works(
-    make_app: AppFactory, make_client: ClientFactory, tmp_path: Path
-) -> None:
-    retired = Ed25519PrivateKey.generate()
-    retired_file = tmp_path / "retired.pub.pem"
-    retired_file.write_bytes(public_key_pem(retired.public_key()))
-    client = make_client(make_app(jwt_previous_public_keys_files=[retired_file]))
-    user_id = await register(client)
-    old_tokens = TokenService(
-        KeyRing.build(retired), issuer=ISSUER, audience=AUDIENCE, lifetime=timedelta(minutes=30)
-    )
-
-    response = await client.get(
-        "/users/me/", headers=bearer(old_tokens.issue(user_id).access_token)
-    )
-
-    assert response.status_code == 200
-    assert response.json()["id"] == user_id
+        assert response.status_code == 200
+        assert response.json()["id"] == user_id
 
 
-async def test_token_of_a_retired_key_not_listed_is_401(
-    client: AsyncClient, signing_key: Ed25519PrivateKey
-) -> None:
-    user_id = await register(client)
-    retired = Ed25519PrivateKey.generate()
-    token = sign(retired, claims_for(user_id))
+class TestRefusedTokens:
+    async def test_no_token_is_401(self, client: AsyncClient) -> None:
+        response = await client.get("/users/me/")
 
-    response = await client.get("/users/me/", headers=bearer(token))
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
 
-    assert response.status_code == 401
+    @pytest.mark.parametrize("kind", FORGERIES)
+    async def test_bad_tokens_are_401(
+        self, client: AsyncClient, signing_key: Ed25519PrivateKey, kind: str
+    ) -> None:
+        user_id = await register(client)
+        token = _forgeries(signing_key, user_id)[kind]
+
+        response = await client.get("/users/me/", headers=bearer(token))
+
+        assert response.status_code == 401, kind
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "alice" not in response.text
+
+    async def test_inactive_user_is_401(
+        self, client: AsyncClient, cleanup_engine: AsyncEngine
+    ) -> None:
+        user_id = await register(client)
+        token = await access_token(client)
+        async with cleanup_engine.begin() as conn:
+            await conn.execute(update(User).where(User.id == user_id).values(is_active=False))
+
+        response = await client.get("/users/me/", headers=bearer(token))
+
+        assert response.status_code == 401
+
+    async def test_token_of_a_retired_key_not_listed_is_401(
+        self, client: AsyncClient, signing_key: Ed25519PrivateKey
+    ) -> None:
+        user_id = await register(client)
+        retired = Ed25519PrivateKey.generate()
+        token = sign(retired, claims_for(user_id))
+
+        response = await client.get("/users/me/", headers=bearer(token))
+
+        assert response.status_code == 401

@@ -3,16 +3,14 @@
 For each message:
 1. validate it with `contracts`; an invalid one goes to `new_order.dlq` with the reason in a
    header, and its offset is stored so the consumer moves on;
-2. in one database transaction, record the event id in the inbox (insert ... on conflict do
-   nothing); a duplicate is skipped; otherwise queue the Celery task, then commit;
+2. hand the event to the intake use case (`services.intake.accept`: the inbox row and the
+   Celery task in one transaction, a duplicate skipped);
 3. only then store the offset (`enable.auto.offset.store=false`); the auto-commit thread and
    `close()` commit stored offsets only.
 
-A crash between queueing and committing re-delivers the message: the inbox row was rolled back,
-so the task is queued again and its own idempotency (one `processed_orders` row per order) keeps
-the effect single. If PostgreSQL or the broker is down, the consumer seeks back to the message,
-backs off and retries; nothing is committed meanwhile. SIGTERM finishes the message in hand,
-commits and closes.
+This module is the Kafka side only. If PostgreSQL or the broker is down, the consumer seeks
+back to the message, backs off and retries; nothing is committed meanwhile. SIGTERM finishes
+the message in hand, commits and closes.
 
 Run: `python -m order_processor.consumer`.
 """
@@ -20,9 +18,10 @@ Run: `python -m order_processor.consumer`.
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import time
+from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -36,23 +35,28 @@ from confluent_kafka import (
     TopicPartition,
 )
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
 
-from contracts import DLQ_REASON_HEADER, parse_new_order
+from contracts import DLQ_REASON_HEADER, NewOrderEvent, parse_new_order
 from order_processor.celery_app import app as celery_app
 from order_processor.config import Settings, get_settings
-from order_processor.db.models import ProcessedEvent
-from order_processor.db.session import sync_sessionmaker
-from order_processor.logging import setup_logging
-from order_processor.tasks import PROCESS_ORDER
+from order_processor.db.session import sync_sessionmaker, transaction
+from order_processor.services import intake
+from order_processor.task_queue import TaskQueue
+from service_kit.backoff import logged_retry_delay
 from service_kit.heartbeat import Heartbeat
-from service_kit.logging import bind_correlation_id, clear_correlation_id
+from service_kit.logging import bind_correlation_id, clear_correlation_id, configure_logging
 
 log = structlog.get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 5.0
 MAX_DLQ_ATTEMPTS = 10
+
+# The intake use case with its inbox and queue bound (services.intake.accept in production).
+Intake = Callable[[NewOrderEvent], intake.Outcome]
+
+
+class DeadLetterNotDelivered(RuntimeError):
+    """Kafka did not acknowledge an invalid message on the DLQ: it is tried again."""
 
 
 class Stop:
@@ -70,21 +74,24 @@ class OrderConsumer:
     def __init__(
         self,
         settings: Settings,
-        sessions: sessionmaker[Session],
         consumer: Consumer,
         dlq: Producer,
+        accept: Intake,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
         self.consumer = consumer
         self.dlq = dlq
+        self.accept = accept
+        self.sleep = sleep
         self.failures = 0
         self.dlq_failures = 0
         self.handled = 0
         self.heartbeat = Heartbeat(settings.heartbeat_file)
 
-    def handle(self, msg: Message) -> bool:
-        """Handle one message; True when its offset may be stored."""
+    def handle(self, msg: Message) -> None:
+        """Handle one message: returns once its offset may be stored, raises when the message
+        must be tried again."""
         headers = dict(msg.headers() or [])
         correlation_id = _text(headers.get("correlation_id"))
         bind_correlation_id(correlation_id or None)
@@ -92,29 +99,11 @@ class OrderConsumer:
             try:
                 event = parse_new_order(msg.value() or b"")
             except (ValidationError, ValueError) as exc:
-                return self._dead_letter(msg, _reason(exc))
-            with self.sessions() as session:
-                inserted = session.execute(
-                    insert(ProcessedEvent)
-                    .values(event_id=event.event_id, order_id=event.data.order_id)
-                    .on_conflict_do_nothing(index_elements=[ProcessedEvent.event_id])
-                    .returning(ProcessedEvent.event_id)
-                ).scalar_one_or_none()
-                if inserted is None:
-                    log.info("consumer.duplicate_skipped", event_id=str(event.event_id))
-                    return True
-                celery_app.send_task(
-                    PROCESS_ORDER,
-                    kwargs={
-                        "order": event.data.model_dump(mode="json"),
-                        "event_id": str(event.event_id),
-                        "correlation_id": event.correlation_id,
-                    },
-                    queue=self.settings.task_queue,
-                    retry=True,
-                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3},
-                )
-                session.commit()
+                self._dead_letter(msg, _reason(exc))
+                return
+            if self.accept(event) is intake.Outcome.DUPLICATE:
+                log.info("consumer.duplicate_skipped", event_id=str(event.event_id))
+                return
             log.info(
                 "consumer.task_queued",
                 event_id=str(event.event_id),
@@ -122,14 +111,27 @@ class OrderConsumer:
                 partition=msg.partition(),
                 offset=msg.offset(),
             )
-            return True
         finally:
             clear_correlation_id()
 
-    def _dead_letter(self, msg: Message, reason: str) -> bool:
-        """Send an invalid message to the DLQ; True once Kafka acknowledged it. If the DLQ
-        refuses it MAX_DLQ_ATTEMPTS times (e.g. too large), it is logged as an error, with the
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        """Send an invalid message to the DLQ; raises DeadLetterNotDelivered while Kafka refuses
+        it. After MAX_DLQ_ATTEMPTS refusals (e.g. too large) it is logged as an error, with the
         reason and its position, and skipped, so that one message cannot stop the partition."""
+        error = self._send_to_dlq(msg, reason)
+        where = {"partition": msg.partition(), "offset": msg.offset(), "reason": reason}
+        if error is None:
+            self.dlq_failures = 0
+            log.warning("consumer.dead_lettered", **where)
+            return
+        self.dlq_failures += 1
+        if self.dlq_failures < MAX_DLQ_ATTEMPTS:
+            raise DeadLetterNotDelivered(f"dead-letter message not delivered: {error}")
+        self.dlq_failures = 0
+        log.error("consumer.dead_letter_failed", error=error, **where)
+
+    def _send_to_dlq(self, msg: Message, reason: str) -> str | None:
+        """None once Kafka acknowledged the copy, else why it did not."""
         headers = [*(msg.headers() or []), (DLQ_REASON_HEADER, reason.encode()[:1000])]
         headers += [
             ("source_topic", (msg.topic() or "").encode()),
@@ -146,20 +148,11 @@ class OrderConsumer:
                 on_delivery=lambda err, _: reports.append(err),
             )
             self.dlq.flush(10)
-            error = reports[0] if reports else "no delivery report"
         except (BufferError, KafkaException) as exc:
-            error = str(exc)
-        where = {"partition": msg.partition(), "offset": msg.offset(), "reason": reason}
-        if error is None:
-            self.dlq_failures = 0
-            log.warning("consumer.dead_lettered", **where)
-            return True
-        self.dlq_failures += 1
-        if self.dlq_failures < MAX_DLQ_ATTEMPTS:
-            raise RuntimeError(f"dead-letter message not delivered: {error}")
-        self.dlq_failures = 0
-        log.error("consumer.dead_letter_failed", error=str(error), **where)
-        return True
+            return str(exc)
+        if not reports:
+            return "no delivery report"
+        return None if reports[0] is None else str(reports[0])
 
     def run(self, stop: Stop) -> None:
         self.consumer.subscribe([self.settings.topic])
@@ -175,36 +168,33 @@ class OrderConsumer:
                     log.warning("consumer.kafka_error", error=str(error))
                 continue
             try:
-                done = self.handle(msg)
+                self.handle(msg)
             except Exception as exc:
-                done = False
                 self._back_off(msg, exc)
-            if done:
-                self.consumer.store_offsets(message=msg)
-                self.handled += 1
-                if self.failures:
-                    log.info("consumer.recovered", after_failures=self.failures)
-                self.failures = 0
+                continue
+            self.consumer.store_offsets(message=msg)
+            self.handled += 1
+            if self.failures:
+                log.info("consumer.recovered", after_failures=self.failures)
+            self.failures = 0
         log.info("consumer.stopping")
 
     def _back_off(self, msg: Message, exc: Exception) -> None:
         """Go back to the failed message and wait before trying it again."""
         self.failures += 1
-        exponent = min(self.failures, 10)  # a long outage must not overflow the float
-        delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2**exponent) * random.uniform(0.5, 1.0)
-        log.warning(
+        delay = logged_retry_delay(
             "consumer.retry",
-            error=type(exc).__name__,
-            detail=str(exc)[:300],
-            attempt=self.failures,
-            delay_s=round(delay, 2),
+            exc,
+            self.failures,
+            base=0.2,
+            cap=MAX_BACKOFF_SECONDS,
             partition=msg.partition(),
             offset=msg.offset(),
         )
         self.consumer.seek(
             TopicPartition(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
         )
-        time.sleep(delay)
+        self.sleep(delay)
 
 
 def _text(value: Any) -> str:
@@ -221,7 +211,7 @@ def _reason(exc: Exception) -> str:
 
 def main() -> None:
     settings = get_settings()
-    setup_logging(settings)
+    configure_logging("order-processor", settings.log_level, settings.log_json)
     stop = Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -247,7 +237,12 @@ def main() -> None:
         },
         logger=kafka_log,
     )
-    worker = OrderConsumer(settings, sync_sessionmaker(), consumer, dlq)
+    accept = partial(
+        intake.accept,
+        transaction=partial(transaction, sync_sessionmaker()),
+        enqueue=TaskQueue(celery_app, settings.task_queue).enqueue,
+    )
+    worker = OrderConsumer(settings, consumer, dlq, accept)
     try:
         worker.run(stop)
     finally:

@@ -1,32 +1,42 @@
-"""Celery tasks. The consumer queues them by name; they never import Kafka."""
+"""Celery tasks. The consumer queues them by name (task_queue.py); they never import Kafka."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import structlog
+from celery import Task
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from contracts import NewOrderV1
 from order_processor.celery_app import app, settings
-from order_processor.db.session import sync_sessionmaker
-from order_processor.services.processing import process_order as process
+from order_processor.config import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS
+from order_processor.db.session import sync_sessionmaker, transaction
+from order_processor.services import processing
+from service_kit.backoff import backoff_delay
 from service_kit.logging import bind_correlation_id, clear_correlation_id
 
 log = structlog.get_logger(__name__)
 
 PROCESS_ORDER = "order_processor.process_order"
 
+# The work itself: a tests' worker replaces it to make every run fail.
+work: Callable[[float], None] = time.sleep
+
 # A database that is down (or a dropped connection) is waited out, with back-off, for as long as
-# it takes: a failed task would be acknowledged and its order never processed. Bad data is not
-# retried.
+# it takes, and does not count as a failed attempt. Any other error is a failed run: recorded on
+# the order's claim and retried with back-off up to PROCESSOR_TASK_MAX_ATTEMPTS (processing.py).
 TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
 
 
 @app.task(
     name=PROCESS_ORDER,
+    bind=True,
     autoretry_for=TRANSIENT,
     retry_backoff=1,
     retry_backoff_max=30,
@@ -34,16 +44,27 @@ TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutErro
     max_retries=None,
 )
 def process_order(
-    order: dict[str, Any], event_id: str | None = None, correlation_id: str | None = None
-) -> bool:
+    self: Task[Any, Any],
+    order: dict[str, Any],
+    event_id: str | None = None,
+    correlation_id: str | None = None,
+) -> str:
     bind_correlation_id(correlation_id)
     try:
-        data = NewOrderV1.model_validate(order)
-        return process(
-            sync_sessionmaker(),
-            data,
-            uuid.UUID(event_id) if event_id else None,
-            settings.order_processing_seconds,
+        run = processing.process(
+            NewOrderV1.model_validate(order),
+            event_id=uuid.UUID(event_id) if event_id else None,
+            work_seconds=settings.order_processing_seconds,
+            lease_seconds=settings.claim_lease_seconds,
+            max_attempts=settings.task_max_attempts,
+            retry_delay=partial(backoff_delay, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS),
+            transaction=partial(transaction, sync_sessionmaker()),
+            transient=TRANSIENT,
+            sleep=work,
         )
+        if run.outcome is processing.Outcome.RETRY:
+            # The attempts are counted on the claim: a re-queued task starts Celery's at zero.
+            raise self.retry(countdown=run.retry_in, max_retries=None)
+        return str(run.outcome.value)
     finally:
         clear_correlation_id()

@@ -8,10 +8,13 @@ import uuid
 
 from sqlalchemy import Engine
 
+from contracts import parse_new_order
+from order_processor.celery_app import app as celery_app
 from order_processor.config import Settings
 from order_processor.db.models import ProcessedEvent, ProcessedOrder
-
-from .conftest import count, eventually, new_order_event, produce, queued, read_all
+from order_processor.task_queue import TaskQueue
+from stack_control.waiting import eventually
+from tests.support import count, new_order_event, produce, queued, read_all
 
 HANDLED = {"consumer.task_queued", "consumer.duplicate_skipped", "consumer.dead_lettered"}
 
@@ -93,6 +96,28 @@ def test_consumer_killed_after_queueing_before_committing_gives_no_double_effect
     worker.stop()
     assert count(db, ProcessedOrder) == 1
     assert [e["event"] for e in worker.events()].count("order processed") == 1
+
+
+def test_two_copies_of_one_task_run_side_by_side_enter_the_work_once(
+    settings: Settings, db: Engine, start
+) -> None:
+    # a publish retried after a lost reply, a redelivery, a re-queue: the same task twice
+    event = parse_new_order(new_order_event())
+    queue = TaskQueue(celery_app, settings.task_queue)
+    queue.enqueue(event)
+    queue.enqueue(event)
+
+    worker = start("threaded-worker", settings, ORDER_PROCESSING_SECONDS="2")
+    eventually(lambda: count(db, ProcessedOrder) == 1, 45, "the order processed")
+    eventually(lambda: queued(settings) == 0, 10, "both copies taken")
+    ends = {"order processed", "order.claim_held", "order.already_processed"}
+    eventually(
+        lambda: sum(e["event"] in ends for e in worker.events()) >= 2, 15, "both copies ended"
+    )
+    worker.stop()
+    events = [e["event"] for e in worker.events()]
+    assert events.count("order.processing") == 1  # entries into the work
+    assert events.count("order processed") == 1
 
 
 def test_sigterm_commits_and_leaves_the_group(settings: Settings, start) -> None:

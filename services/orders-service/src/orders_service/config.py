@@ -47,6 +47,10 @@ class Settings(ServiceSettings):
     # calls without a valid token, per client IP, refused before the token is verified
     rate_limit_unauthenticated: str = "60/minute"
 
+    # Idempotency-Key of POST /orders/: how long a key's first answer is kept and replayed (the
+    # API promises at least 24 h); the relay's housekeeping deletes older keys
+    idempotency_key_ttl_hours: float = Field(24.0, ge=24)
+
     # outbox relay
     relay_batch_size: int = 200
     relay_poll_seconds: float = 1.0

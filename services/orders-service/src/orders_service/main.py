@@ -12,14 +12,13 @@ from fastapi import FastAPI
 from orders_service.api.deps import UnauthenticatedLimit, make_rate_limit_check
 from orders_service.api.routes import router
 from orders_service.config import Settings, get_settings
-from orders_service.db.session import make_sessionmaker
-from orders_service.logging import setup_logging
 from orders_service.metrics import refresh_forever
-from orders_service.services.cache import CircuitBreaker, OrderCache
-from orders_service.services.tokens import make_verifier
-from service_kit import web
-from service_kit.db import make_engine, ping
-from service_kit.health import health_router
+from orders_service.services.cache import OrderCache
+from orders_service.token_verifier import make_verifier
+from service_kit.app import create_api_app
+from service_kit.breaker import CircuitBreaker
+from service_kit.db import make_engine
+from service_kit.logging import configure_logging
 from service_kit.proxies import TrustedProxies
 from service_kit.ratelimit import RateLimiter, parse_limits
 from service_kit.redis import make_redis
@@ -29,13 +28,13 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    setup_logging(settings)
+    configure_logging("orders-service", settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
     redis = make_redis(settings.redis_url, settings.cache_timeout_seconds)
     cache = OrderCache(
         redis,
         settings.cache_ttl_seconds,
-        CircuitBreaker("redis", settings.cache_breaker_seconds),
+        CircuitBreaker("redis", settings.cache_breaker_seconds, event_prefix="cache"),
         enabled=settings.cache_enabled,
     )
     tokens = make_verifier(settings)
@@ -57,10 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
             log.info("orders.stopped")
 
-    app = web.create_service_app("orders-service", settings, lifespan)
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.redis = redis
+    app = create_api_app("orders-service", settings, lifespan, engine=engine, redis=redis)
     app.state.cache = cache
     app.state.tokens = tokens
     app.state.rate_limit_check = make_rate_limit_check(limiter, settings.rate_limit, trusted)
@@ -68,12 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter, parse_limits(settings.rate_limit_unauthenticated), trusted
     )
 
-    app.include_router(
-        health_router(
-            {"postgres": lambda: ping(engine), "redis": web.redis_check(redis)},
-            optional=frozenset({"redis"}),
-        )
-    )
     app.include_router(router)
     return app
 

@@ -5,8 +5,12 @@ rows with FOR UPDATE SKIP LOCKED, produce them with an idempotent producer (acks
 order id, headers per API.md), wait for the delivery reports, and in the same transaction mark
 delivered rows published and record the attempt and error of the others. A crash before the
 commit leaves every row unpublished: it is sent again (at least once; consumers dedupe by
-event_id). On errors the relay backs off with jitter. Published rows are deleted after
-ORDERS_OUTBOX_RETENTION_HOURS. SIGTERM: the batch in hand is finished and the producer flushed.
+event_id). On errors the relay backs off with jitter. SIGTERM: the batch in hand is finished and
+the producer flushed.
+
+Housekeeping, once a minute: published rows are deleted after ORDERS_OUTBOX_RETENTION_HOURS, and
+the Idempotency-Keys of POST /orders/ after ORDERS_IDEMPOTENCY_KEY_TTL_HOURS (in batches, each its
+own short transaction, so a backlog of keys never holds locks for long).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import signal
 import time
 from collections.abc import Callable
@@ -28,14 +31,19 @@ from confluent_kafka import KafkaError, Message, Producer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.config import Settings, get_settings
-from orders_service.db import outbox_repository as repo
-from orders_service.logging import setup_logging
-from service_kit.db import make_engine, make_sessionmaker
+from orders_service.db.idempotency_repository import IdempotencyKeyRepository
+from orders_service.db.outbox_repository import OutboxRepository, retention_cutoff
+from service_kit.backoff import logged_retry_delay
+from service_kit.db import make_engine, make_sessionmaker, postgres_url
 from service_kit.heartbeat import Heartbeat
+from service_kit.logging import configure_logging
 
 log = structlog.get_logger(__name__)
 
 RETENTION_SWEEP_SECONDS = 60.0
+EXPIRED_KEYS_PER_BATCH = 1000
+# Retries after an error wait about 0.5 s, 1 s, 2 s ... up to ORDERS_RELAY_MAX_BACKOFF_SECONDS.
+BACKOFF_BASE_SECONDS = 0.5
 
 
 def make_producer(
@@ -88,7 +96,8 @@ class Relay:
         """Publish one claimed batch; returns how many rows were marked published."""
         self._renew_producer_after_a_fatal_error()
         async with self.sessions() as session, session.begin():
-            rows = await repo.claim_batch(session, self.settings.relay_batch_size)
+            outbox = OutboxRepository(session)
+            rows = await outbox.claim_batch(self.settings.relay_batch_size)
             if not rows:
                 return 0
             results: dict[int, str | None] = {}
@@ -118,8 +127,8 @@ class Relay:
                 for row in rows
                 if row.id not in delivered
             }
-            await repo.mark_published(session, delivered)
-            await repo.mark_failed(session, failed)
+            await outbox.mark_published(delivered)
+            await outbox.mark_failed(failed)
         if failed:
             first = next(iter(failed.values()))
             raise RelayError(f"{len(failed)} of {len(rows)} not delivered: {first}", remaining)
@@ -130,16 +139,37 @@ class Relay:
         if time.monotonic() - self.last_sweep < RETENTION_SWEEP_SECONDS:
             return
         self.last_sweep = time.monotonic()
-        cutoff = repo.retention_cutoff(datetime.now(UTC), self.settings.outbox_retention_hours)
+        now = datetime.now(UTC)
+        cutoff = retention_cutoff(now, self.settings.outbox_retention_hours)
         async with self.sessions() as session, session.begin():
-            deleted = await repo.delete_published_before(session, cutoff)
+            deleted = await OutboxRepository(session).delete_published_before(cutoff)
         if deleted:
             log.info("relay.retention_deleted", count=deleted)
+        expired = await self.delete_expired_keys(
+            retention_cutoff(now, self.settings.idempotency_key_ttl_hours)
+        )
+        if expired:
+            log.info("relay.idempotency_keys_deleted", count=expired)
+
+    async def delete_expired_keys(self, cutoff: datetime) -> int:
+        deleted = 0
+        while not self.stopped.is_set():
+            async with self.sessions() as session, session.begin():
+                batch = await IdempotencyKeyRepository(session).delete_created_before(
+                    cutoff, EXPIRED_KEYS_PER_BATCH
+                )
+            deleted += batch
+            if batch < EXPIRED_KEYS_PER_BATCH:
+                break
+        return deleted
 
     async def run(self) -> None:
         log.info("relay.started", batch=self.settings.relay_batch_size)
         while not self.stopped.is_set():
             self.heartbeat.beat()
+            # Cleared before the claim: a NOTIFY for a row that commits while this turn claims,
+            # publishes or sweeps then cuts the next wait short instead of being lost.
+            self.wake.clear()
             try:
                 published = await self.publish_batch()
                 await self.sweep()
@@ -159,21 +189,18 @@ class Relay:
         self.wake.set()
 
     async def _wait(self) -> None:
-        """Until a NOTIFY arrives, the poll interval passes, or a stop is requested."""
-        self.wake.clear()
+        """Until a NOTIFY arrives (or arrived since this turn began), the poll interval passes,
+        or a stop is requested."""
         await _wait_for(self.wake, self.settings.relay_poll_seconds)
 
     async def _back_off(self, exc: Exception) -> None:
         self.failures += 1
-        exponent = min(self.failures, 10)  # a long outage must not overflow the float
-        ceiling = min(self.settings.relay_max_backoff_seconds, 0.5 * 2**exponent)
-        delay = random.uniform(ceiling / 2, ceiling)
-        log.warning(
+        delay = logged_retry_delay(
             "relay.retry",
-            error=type(exc).__name__,
-            detail=str(exc)[:300],
-            attempt=self.failures,
-            delay_s=round(delay, 2),
+            exc,
+            self.failures,
+            base=BACKOFF_BASE_SECONDS,
+            cap=self.settings.relay_max_backoff_seconds,
         )
         await _wait_for(self.stopped, delay)
 
@@ -219,14 +246,14 @@ def _json_bytes(payload: dict[str, Any]) -> bytes:
 
 async def main_async() -> None:
     settings = get_settings()
-    setup_logging(settings)
+    configure_logging("orders-service", settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
     relay = Relay(settings, make_sessionmaker(engine))
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, relay.stop)
     loop.add_signal_handler(signal.SIGINT, relay.stop)
-    listener = asyncio.create_task(relay.listen(settings.database_url.replace("+asyncpg", "")))
+    listener = asyncio.create_task(relay.listen(postgres_url(settings.database_url)))
     try:
         await relay.run()
     finally:

@@ -57,6 +57,35 @@ UtcDatetime = Annotated[
 
 _DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 
+# The published JSON Schema states the rules the validators below enforce, so that a client (or
+# a fuzzer) that builds requests from it builds only what is accepted (tests/unit/
+# test_published_schema.py holds the two to each other). A decimal string's pattern says what the
+# value rules say: at most two decimals that count (trailing zeros do not), and the range.
+PRICE_STRING = (
+    r"^(0*[1-9][0-9]{0,5}(\.[0-9]{1,2}0*)?"  # 1 to 999 999.99
+    r"|0*1000000(\.0+)?"  # 1 000 000
+    r"|0+\.([1-9][0-9]?|0[1-9])0*)$"  # 0.01 to 0.99
+)
+TOTAL_STRING = r"^0*[0-9]{1,10}(\.[0-9]{1,2}0*)?$"  # 0 to 9 999 999 999.99
+PRICE_NUMBER = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "maximum": int(MAX_ITEM_PRICE),
+    "multipleOf": float(CENT),
+}
+TOTAL_NUMBER = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": float(MAX_TOTAL),
+    "multipleOf": float(CENT),
+}
+# Text: no control characters, and at least one character that is neither a control character
+# nor white space (what str.strip() removes). Lone surrogates, refused too, have no portable
+# regex: JSON Schema's dialect matches UTF-16 code units, others refuse them in a pattern.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_SPACE = r"\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
+
 
 def _plain_decimal_string(value: object) -> object:
     """Strings must be plain ASCII decimals ("19.99"): no signs, exponents, spaces, "_" or
@@ -76,7 +105,8 @@ def _text(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_text)]
+# The pattern is published only; `_text` is what checks it (with its own messages).
+Text = Annotated[str, AfterValidator(_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 
 # A price comes as a JSON number or a decimal string ("19.99"); booleans are refused. At most
 # two decimals count the value, not the text: trailing zeros are no decimals ("1.500" is 1.50).
@@ -91,19 +121,34 @@ Price = Annotated[
         description='> 0, ≤ 1 000 000, at most 2 decimals; trailing zeros do not count ("1.500")',
     ),
     PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema(
+        {"anyOf": [PRICE_NUMBER, {"type": "string", "pattern": PRICE_STRING}]}, mode="validation"
+    ),
+    WithJsonSchema(PRICE_NUMBER, mode="serialization"),
 ]
 TotalPrice = Annotated[
     Decimal,
     BeforeValidator(_plain_decimal_string),
     Field(ge=0, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema(
+        {"anyOf": [TOTAL_NUMBER, {"type": "string", "pattern": TOTAL_STRING}]}, mode="validation"
+    ),
 ]
 
 
 class Item(BaseModel):
     """One line of an order; at least one of `product_id` and `name`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"type": "string"}}}
+                for field in ("product_id", "name")
+            ]
+        },
+    )
 
     product_id: Text | None = Field(default=None, min_length=1, max_length=64)
     name: Text | None = Field(default=None, min_length=1, max_length=200)

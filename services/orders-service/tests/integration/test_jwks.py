@@ -16,8 +16,17 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from tests.helpers import SigningKey, bearer, ed25519_key, jwks, mint, rsa_key
-from tests.integration.conftest import MakeApp, client_for
+from tests.support import (
+    MakeApp,
+    SigningKey,
+    bearer,
+    client_for,
+    ed25519_key,
+    eventually_async,
+    jwks,
+    mint,
+    rsa_key,
+)
 
 USER = 601
 
@@ -56,10 +65,12 @@ class JwksServer:
         config = uvicorn.Config(self.app(), log_config=None, lifespan="off", access_log=False)
         self.server = uvicorn.Server(config)
         self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-        deadline = time.monotonic() + 10
-        while not self.server.started:  # uvicorn offers no event to wait on
-            assert time.monotonic() < deadline, "the JWKS server did not start"
-            await asyncio.sleep(0.01)
+        server = self.server
+
+        async def started() -> bool:  # uvicorn offers no event to wait on
+            return server.started
+
+        await eventually_async(started, 10, "the JWKS server starting", interval=0.01)
 
     async def stop(self) -> None:
         if self.server is not None and self.task is not None:
@@ -78,13 +89,11 @@ async def jwks_server() -> AsyncIterator[JwksServer]:
 async def eventually_status(
     client: httpx.AsyncClient, token: str, status: int, seconds: float = 10
 ) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
+    async def answered() -> bool:
         response = await client.get(f"/orders/user/{USER}/", headers=bearer(token))
-        if response.status_code == status:
-            return
-        assert time.monotonic() < deadline, (status, response.status_code, response.text)
-        await asyncio.sleep(0.1)
+        return response.status_code == status
+
+    await eventually_async(answered, seconds, f"a {status} for the token", interval=0.1)
 
 
 def jwks_settings(server: JwksServer, **overrides: Any) -> dict[str, Any]:

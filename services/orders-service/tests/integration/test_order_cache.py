@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from orders_service.schemas import OrderRead
 from orders_service.services.cache import OrderCache
-from tests.integration.conftest import Auth, MakeApp, StatementLog, client_for, create_order
+from tests.support import Auth, MakeApp, StatementLog, client_for, create_order
 
 ALICE, BOB = 301, 302
 

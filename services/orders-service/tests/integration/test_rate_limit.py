@@ -7,7 +7,7 @@ import uuid
 import httpx
 from redis.asyncio import Redis
 
-from tests.integration.conftest import Auth, MakeApp, client_for
+from tests.support import Auth, MakeApp, client_for
 
 ALICE, BOB = 501, 502
 

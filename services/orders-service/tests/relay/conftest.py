@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import delete
@@ -20,8 +16,7 @@ from orders_service.db.models import OutboxMessage
 from orders_service.services.outbox import new_order_message
 from service_kit.db import make_engine, make_sessionmaker
 from stack_control.db import alembic, db_url_for_tests
-
-SERVICE_DIR = Path(__file__).resolve().parents[2]
+from tests.support import SERVICE_DIR, order_json
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +59,6 @@ def topic(admin: AdminClient) -> Iterator[str]:
         future.result(15)
 
 
-def order_json(user_id: int = 1) -> dict[str, Any]:
-    now = datetime.now(UTC).isoformat()
-    return {
-        "id": str(uuid.uuid4()),
-        "user_id": user_id,
-        "items": [{"product_id": "sku-1", "quantity": 1, "price": 9.5}],
-        "total_price": 9.5,
-        "status": "PENDING",
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
 @pytest.fixture
 def make_rows(topic: str) -> Callable[..., list[OutboxMessage]]:
     def make(count: int, key: str | None = None) -> list[OutboxMessage]:
@@ -90,30 +72,3 @@ def make_rows(topic: str) -> Callable[..., list[OutboxMessage]]:
         return rows
 
     return make
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, seconds: float = 30) -> list[Any]:
-    """Every message of `topic` from the beginning, once at least `expected` have arrived."""
-    import time
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"t-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
-        messages: list[Any] = []
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                messages.append(msg)
-            elif msg is None and len(messages) >= expected:
-                break
-        return messages
-    finally:
-        consumer.close()

@@ -1,4 +1,5 @@
-"""The outbox relay against real PostgreSQL and Kafka: publish, mark, retry, order, retention."""
+"""The outbox relay against real PostgreSQL and Kafka: publish, mark, retry, order, retention,
+and the housekeeping of expired Idempotency-Keys."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.config import Settings
-from orders_service.db import outbox_repository as repo
-from orders_service.db.models import Order, OutboxMessage
+from orders_service.db.idempotency_repository import IdempotencyKeyRepository
+from orders_service.db.models import IdempotencyKey, Order, OutboxMessage
+from orders_service.db.outbox_repository import OutboxRepository
 from orders_service.outbox_relay import Relay, RelayError, make_producer
 from orders_service.schemas import OrderCreate
-from orders_service.services.orders import create_order
-
-from .conftest import read_topic
+from orders_service.services.orders import create_order, place_order
+from tests.support import read_topic
 
 
 async def _rows(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
@@ -82,15 +83,16 @@ async def test_two_relays_never_hold_events_of_one_key_at_once(sessions, make_ro
         session.add_all([first, second, other])
 
     async with sessions() as a, a.begin():
-        claimed_a = await repo.claim_batch(a, 10)
+        claimed_a = await OutboxRepository(a).claim_batch(10)
         # Only the head of each key: `second` waits until `first` is published.
         assert [r.event_id for r in claimed_a] == [first.event_id, other.event_id]
         async with sessions() as b, b.begin():
-            assert await repo.claim_batch(b, 10) == []  # locked by a, or behind a locked head
-        await repo.mark_published(a, [r.id for r in claimed_a])
+            # locked by a, or behind a locked head
+            assert await OutboxRepository(b).claim_batch(10) == []
+        await OutboxRepository(a).mark_published([r.id for r in claimed_a])
 
     async with sessions() as b, b.begin():
-        assert [r.event_id for r in await repo.claim_batch(b, 10)] == [second.event_id]
+        assert [r.event_id for r in await OutboxRepository(b).claim_batch(10)] == [second.event_id]
 
 
 async def test_retention_deletes_only_old_published_rows(
@@ -114,12 +116,58 @@ async def test_retention_deletes_only_old_published_rows(
     assert {r.event_id for r in await _rows(sessions)} == {recent.event_id, unpublished.event_id}
 
 
+async def _keys_created(
+    sessions: async_sessionmaker[AsyncSession], ages_in_hours: dict[str, float]
+) -> None:
+    """One order per key, made through the Idempotency-Key use case, each key `age` hours old."""
+    body = OrderCreate.model_validate({"items": [{"name": "Tea", "quantity": 1, "price": "2.50"}]})
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        await session.execute(delete(IdempotencyKey))
+    for key, age in ages_in_hours.items():
+        async with sessions() as session, session.begin():
+            await place_order(
+                session, caller_id=7, data=body, idempotency_key=key, key_ttl=timedelta(hours=24)
+            )
+            await session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.key == key)
+                .values(created_at=now - timedelta(hours=age))
+            )
+
+
+async def _keys(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessions() as session:
+        return set((await session.scalars(select(IdempotencyKey.key))).all())
+
+
+async def test_housekeeping_deletes_only_idempotency_keys_past_their_ttl(
+    relay_settings: Settings, sessions
+) -> None:
+    ttl = relay_settings.idempotency_key_ttl_hours
+    await _keys_created(sessions, {"old": ttl + 1, "older": ttl + 30, "fresh": ttl - 1})
+
+    relay = Relay(relay_settings, sessions, make_producer(relay_settings))
+    await relay.sweep()
+
+    assert await _keys(sessions) == {"fresh"}
+
+
+async def test_expired_keys_are_deleted_in_bounded_batches_oldest_first(sessions) -> None:
+    await _keys_created(sessions, {"a": 50, "b": 40, "c": 30, "fresh": 1})
+    cutoff = datetime.now(UTC) - timedelta(hours=24)
+
+    async with sessions() as session, session.begin():
+        assert await IdempotencyKeyRepository(session).delete_created_before(cutoff, 2) == 2
+    assert await _keys(sessions) == {"c", "fresh"}
+
+
 async def test_a_rolled_back_order_leaves_no_outbox_row(sessions) -> None:
     """The create_order use case writes the order and its event in the caller's transaction:
     when that transaction rolls back, neither exists."""
     body = OrderCreate.model_validate({"items": [{"name": "Tea", "quantity": 1, "price": "2.50"}]})
     async with sessions() as session, session.begin():
-        created = await create_order(session, 7, body)
+        created = await create_order(session, caller_id=7, data=body)
         await session.flush()
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         await session.rollback()
@@ -131,7 +179,7 @@ async def test_a_rolled_back_order_leaves_no_outbox_row(sessions) -> None:
 async def test_a_committed_order_has_exactly_one_new_order_event(sessions) -> None:
     body = OrderCreate.model_validate({"items": [{"name": "Tea", "quantity": 2, "price": "2.50"}]})
     async with sessions() as session, session.begin():
-        created = await create_order(session, 7, body)
+        created = await create_order(session, caller_id=7, data=body)
     async with sessions() as session:
         (row,) = (await session.scalars(select(OutboxMessage))).all()
     assert row.key == str(created.id)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.config import Settings
 from orders_service.db.models import OutboxMessage
-
-from .conftest import SERVICE_DIR, read_topic
+from tests.support import SERVICE_DIR, eventually_async, read_topic
 
 TOTAL = 3000
 
@@ -49,13 +46,14 @@ async def _published(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def _wait_published(sessions, predicate, seconds: float) -> int:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """The published count once `predicate` holds for it (never 0: no predicate here takes it),
+    polled often so that a kill lands in the middle of the backlog."""
+
+    async def satisfied() -> int | None:
         count = await _published(sessions)
-        if predicate(count):
-            return count
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"published count never satisfied the condition; last {count}")
+        return count if predicate(count) else None
+
+    return await eventually_async(satisfied, seconds, "the published count", interval=0.01)
 
 
 async def test_relay_killed_mid_batch_loses_no_event(

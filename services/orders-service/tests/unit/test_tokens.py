@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
 from orders_service.config import Settings
-from orders_service.services.errors import InvalidToken
-from orders_service.services.tokens import JwksKeys, StaticKeys, TokenVerifier
-from tests.helpers import AUDIENCE, ISSUER, SigningKey, ed25519_key, jwks, mint, rsa_key
+from orders_service.token_verifier import JwksKeys, StaticKeys, TokenVerifier
+from service_kit.tokens import InvalidToken
+from tests.support import AUDIENCE, ISSUER, SigningKey, ed25519_key, jwks, mint, rsa_key
 
 ALGORITHMS = ["EdDSA", "RS256"]
 

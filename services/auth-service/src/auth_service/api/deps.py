@@ -12,8 +12,8 @@ from auth_service.db.repository import UserRepository
 from auth_service.db.session import SessionDep
 from auth_service.schemas import normalize_email
 from auth_service.services import users
+from auth_service.services.access_tokens import TokenService
 from auth_service.services.security import PasswordHasher
-from auth_service.services.tokens import TokenService
 from service_kit.proxies import TrustedProxies, client_ip
 
 Session = SessionDep

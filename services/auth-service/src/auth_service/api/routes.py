@@ -1,6 +1,4 @@
-"""HTTP routes of auth-service: thin, each documents its error codes."""
-
-from typing import Any
+"""HTTP routes of auth-service: thin, each documents its error codes with the errors it raises."""
 
 from fastapi import APIRouter, Request, Response
 
@@ -17,24 +15,11 @@ from auth_service.config import Settings
 from auth_service.db.models import User
 from auth_service.schemas import JWKS, Token, UserCreate, UserRead
 from auth_service.services import users
+from auth_service.services.errors import EmailTaken, InvalidCredentials
+from service_kit.errors import TooManyRequests, Unauthorized, error_responses
 from service_kit.proxies import TrustedProxies
 from service_kit.ratelimit import RateLimiter, rate_limit
-
-_DETAIL = {"content": {"application/json": {"example": {"detail": "…"}}}}
-_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {
-        "description": "too many requests; `Retry-After` gives the seconds to wait",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-        **_DETAIL,
-    }
-}
-_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {
-        "description": "not authenticated (`WWW-Authenticate: Bearer`)",
-        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-        **_DETAIL,
-    }
-}
+from service_kit.tokens import InvalidToken
 
 
 def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxies) -> APIRouter:
@@ -55,11 +40,11 @@ def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxi
         status_code=201,
         response_model=UserRead,
         summary="Create an account",
-        responses={
-            409: {"description": "email already registered", **_DETAIL},
-            422: {"description": "invalid email, or password not 8..72 bytes (UTF-8)"},
-            **_RATE_LIMITED,
-        },
+        responses=error_responses(
+            EmailTaken,
+            TooManyRequests,
+            invalid="invalid email, or password not 8..72 bytes (UTF-8)",
+        ),
     )
     async def register(
         request: Request, body: UserCreate, users_repo: Users, hasher: Hasher
@@ -71,11 +56,9 @@ def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxi
         "/token/",
         response_model=Token,
         summary="Log in (OAuth2 password flow): username is the email",
-        responses={
-            **_UNAUTHORIZED,
-            422: {"description": "a form field is missing"},
-            **_RATE_LIMITED,
-        },
+        responses=error_responses(
+            InvalidCredentials, TooManyRequests, invalid="a form field is missing"
+        ),
     )
     async def token(
         request: Request, form: LoginForm, users_repo: Users, hasher: Hasher, tokens: Tokens
@@ -89,7 +72,8 @@ def build_router(limiter: RateLimiter, settings: Settings, trusted: TrustedProxi
         "/users/me/",
         response_model=UserRead,
         summary="The account of the bearer token",
-        responses=_UNAUTHORIZED,
+        # no Bearer token at all is FastAPI's own 401, of the same shape
+        responses=error_responses((Unauthorized, "no bearer token"), InvalidToken),
     )
     async def me(user: CurrentUser) -> User:
         return user

@@ -35,6 +35,10 @@ class UserRepository:
         # id and created_at came back with the INSERT (RETURNING): no second query
         return user
 
+    def set_password_hash(self, user: User, password_hash: str) -> None:
+        """Replace `user`'s hash; the UPDATE goes out with the session's flush or commit."""
+        user.password_hash = password_hash
+
 
 def _violates(exc: IntegrityError, constraint: str) -> bool:
     """Whether the database refused the row because of `constraint` (asyncpg puts the name on

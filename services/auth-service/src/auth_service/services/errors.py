@@ -1,4 +1,7 @@
-"""auth-service domain errors; service_kit maps them to JSON (401 adds WWW-Authenticate)."""
+"""auth-service domain errors; service_kit maps them to JSON (401 adds WWW-Authenticate).
+
+A token that does not verify is service_kit's `InvalidToken`, the answer every service gives.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,3 @@ class EmailTaken(Conflict):
 
 class InvalidCredentials(Unauthorized):
     detail = "incorrect email or password"
-
-
-class InvalidToken(Unauthorized):
-    detail = "invalid or expired token"

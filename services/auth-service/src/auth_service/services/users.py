@@ -7,9 +7,10 @@ import structlog
 from auth_service.db.models import User
 from auth_service.db.repository import UserRepository
 from auth_service.schemas import UserCreate, normalize_email
-from auth_service.services.errors import EmailTaken, InvalidCredentials, InvalidToken
+from auth_service.services.access_tokens import IssuedToken, TokenService
+from auth_service.services.errors import EmailTaken, InvalidCredentials
 from auth_service.services.security import PasswordHasher
-from auth_service.services.tokens import IssuedToken, TokenService
+from service_kit.tokens import InvalidToken
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +48,7 @@ async def login(
         raise InvalidCredentials()
     if hasher.needs_rehash(user.password_hash):
         # saved with the request's commit; the login answers as fast as any other after it
-        user.password_hash = await hasher.hash(password)
+        users.set_password_hash(user, await hasher.hash(password))
         log.info("auth.password_rehashed", user_id=user.id, rounds=hasher.rounds)
     issued = tokens.issue(user.id)
     log.info("auth.logged_in", user_id=user.id)

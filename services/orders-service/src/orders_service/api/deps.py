@@ -1,18 +1,23 @@
-"""Request dependencies: the current user (Bearer token), the session, the cache, the rate limit."""
+"""Request dependencies: the current user (Bearer token), the session, the cache, the rate limit,
+the `Idempotency-Key` header."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from limits import RateLimitItem
+from pydantic import AfterValidator, WithJsonSchema
 
+from orders_service.config import Settings
 from orders_service.db.session import SessionDep
 from orders_service.services.cache import OrderCache
-from orders_service.services.tokens import TokenVerifier
+from orders_service.token_verifier import TokenVerifier
 from service_kit.errors import Unauthorized
 from service_kit.proxies import TrustedProxies, client_ip
 from service_kit.ratelimit import RateLimiter, rate_limit
@@ -23,6 +28,11 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/token/", auto_error=False)
 
 RATE_LIMIT_SCOPE = "orders"
 UNAUTHENTICATED_SCOPE = "orders-unauthenticated"
+
+# Visible ASCII (0x21-0x7E): a key survives every HTTP hop unchanged (no spaces to trim, no
+# charset to guess). The draft's quoted form ("...") is such a key too, quotes included.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,38 @@ async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_
     await check(request)
 
 
+def _idempotency_key(value: str | None) -> str | None:
+    if value is not None and not (
+        len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH and re.fullmatch(IDEMPOTENCY_KEY_PATTERN, value)
+    ):
+        raise ValueError("an Idempotency-Key is 1 to 255 visible ASCII characters, no spaces")
+    return value
+
+
+def idempotency_key_ttl(request: Request) -> timedelta:
+    settings: Settings = request.app.state.settings
+    return timedelta(hours=settings.idempotency_key_ttl_hours)
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Makes retries safe: for at least 24 hours, a repeat with the same key "
+        "and body answers the first response again (same order, no second event). "
+        "1 to 255 visible ASCII characters (0x21-0x7E); a new UUID per order is a good key.",
+    ),
+    AfterValidator(_idempotency_key),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+        }
+    ),
+]
+KeyTtl = Annotated[timedelta, Depends(idempotency_key_ttl)]
 CurrentUser = Annotated[int, Depends(current_user_id)]
 Session = SessionDep
 Cache = Annotated[OrderCache, Depends(get_cache)]

@@ -1,4 +1,5 @@
-"""All SQL of the outbox relay."""
+"""All SQL of the outbox table: a row is written in the transaction of the change it reports,
+then claimed, marked and finally deleted by the relay."""
 
 from __future__ import annotations
 
@@ -12,68 +13,75 @@ from sqlalchemy.orm import aliased
 from orders_service.db.models import OutboxMessage
 
 
-async def claim_batch(session: AsyncSession, limit: int) -> Sequence[OutboxMessage]:
-    """Lock up to `limit` unpublished rows that no other relay holds, oldest first.
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
-    A row is taken only if no earlier unpublished row has the same key: two relays never
-    hold two events of one key at once, so events that share a key leave in order.
-    """
-    earlier = aliased(OutboxMessage)
-    head_of_key = ~exists().where(
-        and_(
-            earlier.key == OutboxMessage.key,
-            earlier.id < OutboxMessage.id,
-            earlier.published_at.is_(None),
-        )
-    )
-    stmt = (
-        select(OutboxMessage)
-        .where(OutboxMessage.published_at.is_(None), head_of_key)
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return (await session.scalars(stmt)).all()
+    async def add(self, message: OutboxMessage) -> None:
+        """In the caller's transaction: the event exists if and only if the change commits."""
+        self.session.add(message)
+        await self.session.flush()
 
+    async def claim_batch(self, limit: int) -> Sequence[OutboxMessage]:
+        """Lock up to `limit` unpublished rows that no other relay holds, oldest first.
 
-async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
-    """Called once the delivery reports arrived; clock_timestamp(), not now(): the claiming
-    transaction began before the events were produced."""
-    if ids:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(
-                published_at=func.clock_timestamp(),
-                attempts=OutboxMessage.attempts + 1,
-                last_error=None,
+        A row is taken only if no earlier unpublished row has the same key: two relays never
+        hold two events of one key at once, so events that share a key leave in order.
+        """
+        earlier = aliased(OutboxMessage)
+        head_of_key = ~exists().where(
+            and_(
+                earlier.key == OutboxMessage.key,
+                earlier.id < OutboxMessage.id,
+                earlier.published_at.is_(None),
             )
         )
-
-
-async def mark_failed(session: AsyncSession, errors: dict[int, str]) -> None:
-    for row_id, error in errors.items():
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
-            .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000])
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None), head_of_key)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
+        return (await self.session.scalars(stmt)).all()
 
+    async def mark_published(self, ids: Sequence[int]) -> None:
+        """Called once the delivery reports arrived; clock_timestamp(), not now(): the claiming
+        transaction began before the events were produced."""
+        if ids:
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(
+                    published_at=func.clock_timestamp(),
+                    attempts=OutboxMessage.attempts + 1,
+                    last_error=None,
+                )
+            )
 
-async def delete_published_before(session: AsyncSession, cutoff: datetime) -> int:
-    result = await session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.published_at.is_not(None), OutboxMessage.published_at < cutoff
+    async def mark_failed(self, errors: dict[int, str]) -> None:
+        for row_id, error in errors.items():
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000])
+            )
+
+    async def delete_published_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.published_at.is_not(None), OutboxMessage.published_at < cutoff
+            )
         )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+        return int(getattr(result, "rowcount", 0) or 0)
 
-
-async def backlog(session: AsyncSession) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
-    )
-    return int(count or 0)
+    async def backlog(self) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))
+        )
+        return int(count or 0)
 
 
 def retention_cutoff(now: datetime, hours: float) -> datetime:

@@ -26,11 +26,9 @@ closing are each logged once.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from prometheus_client import Counter
@@ -39,6 +37,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orders_service.schemas import OrderRead
+from service_kit.breaker import CircuitBreaker
 
 log = structlog.get_logger(__name__)
 
@@ -67,59 +66,13 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 # Refreshes kept for replay while Redis is unreachable (beyond this, the oldest are dropped and
 # those orders may be stale for up to the TTL).
 MAX_UNSYNCED = 10_000
+# What `_call` answers when Redis was not asked (switched off, breaker open) or failed: unlike
+# None, which is Redis's own answer (a missing key).
+UNAVAILABLE: Final = object()
 
 
 def order_key(order_id: uuid.UUID) -> str:
     return f"orders:order:{order_id}"
-
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-class CircuitBreaker:
-    """Closed: calls go through. Open: calls are skipped until `open_seconds` pass. Half-open:
-    one call probes; success closes, failure opens again (silently: the outage was logged)."""
-
-    def __init__(
-        self, name: str, open_seconds: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.name = name
-        self.open_seconds = open_seconds
-        self.clock = clock
-        self.state = BreakerState.CLOSED
-        self.opened_at = 0.0
-
-    def allow(self) -> bool:
-        if self.state is BreakerState.CLOSED:
-            return True
-        # Open long enough (or a probe that never reported back, e.g. a cancelled request):
-        # this caller is the one probe.
-        if self.clock() - self.opened_at >= self.open_seconds:
-            self.state = BreakerState.HALF_OPEN
-            self.opened_at = self.clock()
-            return True
-        return False
-
-    def success(self) -> None:
-        # Only the probe closes the breaker: a call that began before it opened and happened to
-        # succeed says nothing about Redis now.
-        if self.state is BreakerState.HALF_OPEN:
-            self.state = BreakerState.CLOSED
-            log.info("cache.breaker_closed", breaker=self.name)
-
-    def failure(self, error: BaseException) -> None:
-        if self.state is BreakerState.CLOSED:
-            log.warning(
-                "cache.breaker_opened",
-                breaker=self.name,
-                error=type(error).__name__,
-                skip_seconds=self.open_seconds,
-            )
-        self.state = BreakerState.OPEN
-        self.opened_at = self.clock()
 
 
 class OrderCache:
@@ -142,7 +95,10 @@ class OrderCache:
     async def get(self, order_id: uuid.UUID) -> OrderRead | None:
         """The cached order, or None on a miss, an unreadable value or a Redis failure."""
         raw = await self._call("get", self.redis.get, order_key(order_id))
+        if raw is UNAVAILABLE:
+            return None
         if raw is None:
+            CACHE_OPERATIONS.labels("get", "miss").inc()
             return None
         try:
             order = OrderRead.model_validate_json(raw)
@@ -176,7 +132,7 @@ class OrderCache:
             keys=[order_key(order.id)],
             args=[order.model_dump_json(), data["updated_at"], self.ttl_seconds],
         )
-        if written is None:
+        if written is UNAVAILABLE:
             return False
         CACHE_OPERATIONS.labels(operation, "stored" if written else "kept_newer").inc()
         return True
@@ -209,18 +165,18 @@ class OrderCache:
                 log.info("cache.refreshes_replayed", count=replayed, left=len(self._unsynced))
 
     async def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Redis's answer to `fn(*args, **kwargs)`, or UNAVAILABLE when Redis was skipped or
+        failed (counted, and reported to the breaker)."""
         if not self.enabled or not self.breaker.allow():
             CACHE_OPERATIONS.labels(operation, "skipped").inc()
-            return None
+            return UNAVAILABLE
         try:
             result = await fn(*args, **kwargs)
         except REDIS_ERRORS as exc:
             CACHE_OPERATIONS.labels(operation, "error").inc()
             self.breaker.failure(exc)
-            return None
+            return UNAVAILABLE
         self.breaker.success()
         if self._unsynced and self._replay is None:
             self._replay = asyncio.create_task(self._replay_unsynced(), name="cache-replay")
-        if operation == "get" and result is None:
-            CACHE_OPERATIONS.labels(operation, "miss").inc()
         return result

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from service_kit.errors import Conflict, Forbidden, NotFound, Unauthorized
-
-
-class InvalidToken(Unauthorized):
-    detail = "invalid or expired token"
+from service_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class OrderNotFound(NotFound):
@@ -23,3 +19,13 @@ class OrdersListForbidden(Forbidden):
 
 class TransitionNotAllowed(Conflict):
     detail = "status transition not allowed"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    detail = (
+        "a request with this Idempotency-Key is still in progress; retry once it has been answered"
+    )
+
+
+class IdempotencyKeyReused(Unprocessable):
+    detail = "this Idempotency-Key was already used with another request"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orders_service.db import repository as repo
 from orders_service.db.models import Order, OrderStatus
+from orders_service.db.outbox_repository import OutboxRepository
+from orders_service.db.repository import OrderRepository
 from orders_service.db.session import after_commit
 from orders_service.schemas import OrderCreate, OrderRead
 from orders_service.services.cache import OrderCache
@@ -21,6 +23,7 @@ from orders_service.services.errors import (
     OrdersListForbidden,
     TransitionNotAllowed,
 )
+from orders_service.services.idempotency import Answer, answer_once
 from orders_service.services.outbox import new_order_message
 from service_kit.logging import get_correlation_id
 
@@ -43,44 +46,67 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def create_order(session: AsyncSession, user_id: int, data: OrderCreate) -> OrderRead:
-    """The order row and its `new_order` outbox row, in the caller's transaction."""
+async def create_order(session: AsyncSession, *, caller_id: int, data: OrderCreate) -> OrderRead:
+    """The caller's new order and its `new_order` outbox row, in the caller's transaction."""
     now = utc_now()
     order = Order(
         id=uuid.uuid4(),
-        user_id=user_id,
+        user_id=caller_id,
         items=[item.model_dump(mode="json") for item in data.items],
         total_price=data.total,
         status=OrderStatus.PENDING,
         created_at=now,
         updated_at=now,
     )
-    repo.add(session, order)
+    await OrderRepository(session).add(order)
     created = OrderRead.model_validate(order)
-    session.add(new_order_message(created.model_dump(mode="json"), get_correlation_id()))
-    await session.flush()
+    event = new_order_message(created.model_dump(mode="json"), get_correlation_id())
+    await OutboxRepository(session).add(event)
     log.info(
         "orders.created",
         order_id=str(created.id),
-        user_id=user_id,
+        user_id=caller_id,
         items=len(created.items),
         total_price=str(created.total_price),
     )
     return created
 
 
+async def place_order(
+    session: AsyncSession,
+    *,
+    caller_id: int,
+    data: OrderCreate,
+    idempotency_key: str | None,
+    key_ttl: timedelta,
+) -> Answer:
+    """POST /orders/'s answer: 201 and the new order; with an `Idempotency-Key`, the first
+    answer to the caller's key once it exists (see services/idempotency.py)."""
+
+    async def created() -> Answer:
+        order = await create_order(session, caller_id=caller_id, data=data)
+        return Answer(HTTPStatus.CREATED, order.model_dump(mode="json"), order.id)
+
+    if idempotency_key is None:
+        return await created()
+    return await answer_once(
+        session, user_id=caller_id, key=idempotency_key, request=data, ttl=key_ttl, answer=created
+    )
+
+
 async def get_order(
-    session: AsyncSession, cache: OrderCache, user_id: int, order_id: uuid.UUID
+    session: AsyncSession, cache: OrderCache, *, caller_id: int, order_id: uuid.UUID
 ) -> OrderRead:
-    """Read-through: the cache first, PostgreSQL on a miss (then fill the cache)."""
+    """Read-through: the cache first, PostgreSQL on a miss (then fill the cache). Only the
+    owner may read an order."""
     order = await cache.get(order_id)
     if order is None:
-        row = await repo.get(session, order_id)
+        row = await OrderRepository(session).get(order_id)
         if row is None:
             raise OrderNotFound()
         order = OrderRead.model_validate(row)
         await cache.fill(order)
-    if order.user_id != user_id:
+    if order.user_id != caller_id:
         raise OrderForbidden()
     return order
 
@@ -88,32 +114,33 @@ async def get_order(
 async def change_status(
     session: AsyncSession,
     cache: OrderCache,
-    user_id: int,
+    *,
+    caller_id: int,
     order_id: uuid.UUID,
     status: OrderStatus,
 ) -> OrderRead:
-    """Move an order to `status`, holding the row lock so concurrent changes queue up."""
-    row = await repo.get_for_update(session, order_id)
+    """Move the caller's order to `status`, holding the row lock so concurrent changes queue up."""
+    orders = OrderRepository(session)
+    row = await orders.get_for_update(order_id)
     if row is None:
         raise OrderNotFound()
-    if row.user_id != user_id:
+    if row.user_id != caller_id:
         raise OrderForbidden()
     previous = row.status
     if status == previous:
         return OrderRead.model_validate(row)
     if not transition_allowed(previous, status):
         raise TransitionNotAllowed(f"status transition not allowed: {previous} -> {status}")
-    row.status = status
     # Strictly later than the previous version even if this replica's clock is behind:
     # the cache orders versions by updated_at (see services/cache.py).
-    row.updated_at = max(utc_now(), row.updated_at + timedelta(microseconds=1))
-    await session.flush()
+    updated_at = max(utc_now(), row.updated_at + timedelta(microseconds=1))
+    await orders.set_status(row, status, updated_at)
     changed = OrderRead.model_validate(row)
     after_commit(session, functools.partial(cache.refresh, changed))
     log.info(
         "orders.status_changed",
         order_id=str(order_id),
-        user_id=user_id,
+        user_id=caller_id,
         from_status=str(previous),
         to_status=str(status),
     )
@@ -121,10 +148,10 @@ async def change_status(
 
 
 async def list_orders(
-    session: AsyncSession, user_id: int, owner_id: int, limit: int, offset: int
+    session: AsyncSession, *, caller_id: int, owner_id: int, limit: int, offset: int
 ) -> list[OrderRead]:
     """`owner_id`'s orders, newest first; only the owner may list them."""
-    if owner_id != user_id:
+    if owner_id != caller_id:
         raise OrdersListForbidden()
-    rows = await repo.list_for_user(session, owner_id, limit, offset)
+    rows = await OrderRepository(session).list_for_user(owner_id, limit=limit, offset=offset)
     return [OrderRead.model_validate(row) for row in rows]

@@ -1,0 +1,71 @@
+"""A FastAPI app with the shared HTTP plumbing: request context, errors, CORS, metrics, docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service_kit.db import make_sessionmaker
+from service_kit.docs import install_offline_docs
+from service_kit.error_handlers import install_error_handlers
+from service_kit.health import database_check, health_router, redis_check
+from service_kit.metrics import install_metrics
+from service_kit.middleware import REQUEST_ID_HEADER, HeadAsGet, JSONCORSMiddleware, RequestContext
+from service_kit.settings import ServiceSettings
+
+
+def create_service_app(
+    title: str, settings: ServiceSettings, lifespan: Callable[[FastAPI], Any]
+) -> FastAPI:
+    """A FastAPI app with the shared plumbing installed (Swagger UI at /docs, served locally)."""
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    install(app, settings)
+    return app
+
+
+def create_api_app(
+    title: str,
+    settings: ServiceSettings,
+    lifespan: Callable[[FastAPI], Any],
+    *,
+    engine: AsyncEngine,
+    redis: Redis,
+) -> FastAPI:
+    """An API over PostgreSQL and Redis: the shared plumbing, `app.state.engine`, `.sessionmaker`
+    (which `service_kit.db.get_session` uses) and `.redis`, and readiness that needs PostgreSQL
+    and reports a Redis outage as degraded (the API keeps answering without it)."""
+    app = create_service_app(title, settings, lifespan)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.redis = redis
+    app.include_router(
+        health_router(
+            {"postgres": database_check(engine), "redis": redis_check(redis)},
+            optional=frozenset({"redis"}),
+        )
+    )
+    return app
+
+
+def install(app: FastAPI, settings: ServiceSettings) -> None:
+    """Everything a service needs besides its own routes."""
+    # The middleware added last runs first: HEAD becomes GET, then CORS, then the request
+    # context, whose answers (an unexpected error's too) therefore carry CORS headers.
+    app.add_middleware(RequestContext)
+    install_error_handlers(app)
+    app.add_middleware(
+        JSONCORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=settings.cors_methods,
+        allow_headers=settings.cors_headers,
+        allow_credentials=settings.cors_allow_credentials,
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+    )
+    app.add_middleware(HeadAsGet)
+    install_metrics(app)
+    install_offline_docs(app)
