@@ -130,5 +130,5 @@ test-compose: ## the same suites against the compose stack: engine, images, buil
 chaos: ## orders from careful clients while servers fail on a schedule; counts lost and duplicated [orders=N]
 	cd tests-e2e && $(WITH_ENV) $(UV) run --frozen python -m tests.chaos $(if $(orders),--orders $(orders))
 
-bench: ## the benchmarks (the native stack must be up)
-	$(WITH_ENV) $(UV) run --frozen python bench/run.py
+bench: ## throughput and latency figures against references [quick=1] [only=throughput,latency,pipeline,relay,processing]
+	$(WITH_ENV) $(UV) run --frozen python bench/run.py $(if $(quick),--quick) $(if $(only),--only $(only))

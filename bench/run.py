@@ -1,15 +1,19 @@
-"""`make bench`: latency figures measured side by side in one run, on this machine only.
+"""`make bench`: throughput and latency figures, each against a reference measured side by side
+in the same run, on this machine only. Every target is reported, never asserted.
 
-1. GET /orders/{id}/ on three orders-service instances the bench starts itself (rate limit
-   off): cache on, cache off, and cache on while the stack's real Redis is stopped. The
-   requests alternate between instances so that drift hits every mode alike.
-2. POST /token/ for an unknown email and for a wrong password, alternating, on an auth-service
-   instance of its own (rate limit off): the two medians must agree (the ratio is printed).
-3. The event pipeline at a steady rate (default 50 orders/s for 20 s) through the cached
-   instance: from each 201 to the outbox row's `published_at` (set in the transaction that
-   follows the Kafka delivery report) and to the task's `started_at` in `processed_orders`.
+Parts (`--only` runs some of them):
+- throughput: wrk against the bench's orders-service instances, the ceiling apps
+  (bench/ceilings.py), a gateway of its own, pgbench, and /token/ against bcrypt (throughput.py);
+- latency: GET with the cache on, off, with the bench's Redis frozen and stopped; /token/ for an
+  unknown email against a wrong password (latency.py);
+- pipeline: 201 -> Kafka delivery report at a steady rate, and 201 -> task start (pipeline.py);
+- relay: a backlog of outbox rows against a bare producer (relay.py);
+- processing: consumer + worker against a Celery no-op task (processing.py).
 
-Needs the native stack up (`make dev-up`). Prints a table and writes artifacts/bench.json.
+Everything runs on instances the bench starts itself, with the stack's settings pointed at
+scratch databases (`*_bench`), a Redis, topics, a consumer group and a queue of its own. Needs
+the native stack up (`make dev-up`) for PostgreSQL and Kafka. Prints a table, writes
+artifacts/bench.json; each process's RSS when the bench stopped it is in the JSON.
 """
 
 from __future__ import annotations
@@ -17,244 +21,112 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import statistics
-import subprocess
+import shutil
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
-import httpx
-import psycopg
+import context
+import instances
+import latency
+import pipeline
+import processing
+import relay
+import throughput
+from report import Figure, table
 
-from stack_control import stopped
-
-ROOT = Path(__file__).resolve().parents[1]
-
-ITEMS = [{"product_id": "sku-bench", "name": "Bench", "quantity": 2, "price": "4.50"}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+PARTS = ("throughput", "latency", "pipeline", "relay", "processing")
 
 
-@contextmanager
-def orders_instance(**env: str) -> Iterator[str]:
-    with service_instance("orders-service", "orders_service.main:app", "ORDERS", env) as url:
-        yield url
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated: {PARTS}")
+    parser.add_argument("--quick", action="store_true", help="one round, short runs: a smoke test")
+    parser.add_argument("--rounds", type=int, default=3, help="A, B alternations per pair")
+    parser.add_argument("--seconds", type=float, default=10, help="length of one wrk run")
+    parser.add_argument("--gets", type=int, default=300, help="latency samples per mode")
+    parser.add_argument("--logins", type=int, default=40)
+    parser.add_argument("--rate", type=float, default=200.0, help="orders/s for the delivery")
+    parser.add_argument("--task-rate", type=float, default=50.0, help="orders/s for task start")
+    parser.add_argument("--pipeline-seconds", type=float, default=20.0)
+    parser.add_argument("--relay-rows", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=5_000, help="events the processor drains")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.gets, args.logins = 1, 4, 100, 10
+        args.pipeline_seconds, args.orders = 5.0, 1_000
+    unknown = set(args.only.split(",")) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {sorted(unknown)}; choose from {PARTS}")
+    return args
 
 
-@contextmanager
-def service_instance(folder: str, app: str, prefix: str, env: dict[str, str]) -> Iterator[str]:
-    """A service's API of its own, on a free port, rate limit off."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--no-proxy-headers", "--log-level", "warning"],
-        cwd=ROOT / "services" / folder,
-        env={**os.environ, f"{prefix}_RATE_LIMIT_ENABLED": "false",
-             f"{prefix}_LOG_LEVEL": "WARNING", **env},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(15)
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {
-        "n": len(ordered),
-        "p50_ms": round(pick(0.50) * 1000, 2),
-        "p95_ms": round(pick(0.95) * 1000, 2),
-        "p99_ms": round(pick(0.99) * 1000, 2),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-    }
-
-
-def login(auth_url: str) -> tuple[int, dict[str, str]]:
-    email, password = f"bench-{uuid.uuid4().hex[:10]}@example.com", uuid.uuid4().hex
-    user = httpx.post(f"{auth_url}/register/", json={"email": email, "password": password})
-    user.raise_for_status()
-    token = httpx.post(f"{auth_url}/token/", data={"username": email, "password": password})
-    token.raise_for_status()
-    return user.json()["id"], {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
-def timed_gets(client: httpx.Client, url: str, headers: dict[str, str]) -> float:
-    started = time.perf_counter()
-    response = client.get(url, headers=headers)
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200, response.text
-    return elapsed
-
-
-def bench_gets(headers: dict[str, str], n: int) -> dict[str, dict[str, float]]:
-    results: dict[str, list[float]] = {"cached": [], "uncached": [], "redis_down": []}
-    with (
-        orders_instance() as cached,
-        orders_instance(ORDERS_CACHE_ENABLED="false") as uncached,
-        httpx.Client(timeout=10) as client,
-    ):
-        order = client.post(f"{cached}/orders/", json={"items": ITEMS}, headers=headers).json()
-        path = f"/orders/{order['id']}/"
-        for _ in range(20):  # warm-up: connections, the cache entry, the token keys
-            timed_gets(client, cached + path, headers)
-            timed_gets(client, uncached + path, headers)
-        for _ in range(n):
-            results["cached"].append(timed_gets(client, cached + path, headers))
-            results["uncached"].append(timed_gets(client, uncached + path, headers))
-        with stopped("redis"):
-            for _ in range(20):
-                timed_gets(client, cached + path, headers)
-            for _ in range(n):
-                results["redis_down"].append(timed_gets(client, cached + path, headers))
-    return {mode: percentiles(samples) for mode, samples in results.items()}
-
-
-def bench_login_timing(n: int) -> dict[str, dict[str, float] | float]:
-    """POST /token/ for an unknown email and for a wrong password, alternating, at the stack's
-    bcrypt cost: the two must take the same time, or the answer's delay tells which emails
-    have accounts."""
-    samples: dict[str, list[float]] = {"unknown_email": [], "wrong_password": []}
-    with (
-        service_instance("auth-service", "auth_service.main:app", "AUTH", {}) as auth,
-        httpx.Client(timeout=10) as client,
-    ):
-        email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
-        created = client.post(f"{auth}/register/", json={"email": email, "password": "right-pass"})
-        created.raise_for_status()
-        forms = {
-            "unknown_email": {"username": f"nobody-{uuid.uuid4().hex[:8]}@example.com"},
-            "wrong_password": {"username": email},
-        }
-        for i in range(n + 5):  # the first five warm up
-            for kind, form in forms.items():
-                started = time.perf_counter()
-                answer = client.post(f"{auth}/token/", data={**form, "password": "wrong-pass"})
-                elapsed = time.perf_counter() - started
-                assert answer.status_code == 401, answer.text
-                if i >= 5:
-                    samples[kind].append(elapsed)
-    result: dict[str, dict[str, float] | float] = {k: percentiles(v) for k, v in samples.items()}
-    unknown = statistics.median(samples["unknown_email"])
-    wrong = statistics.median(samples["wrong_password"])
-    result["ratio_p50_unknown/wrong"] = round(unknown / wrong, 3)
-    return result
-
-
-def bench_pipeline(
-    headers: dict[str, str], rate: float, seconds: float, orders_dsn: str, processor_dsn: str
-) -> dict[str, object]:
-    count = int(rate * seconds)
-    created: dict[str, float] = {}
-    with orders_instance() as url, httpx.Client(timeout=10) as client:
-
-        def create(_: int) -> None:
-            response = client.post(f"{url}/orders/", json={"items": ITEMS}, headers=headers)
-            if response.status_code == 201:
-                created[response.json()["id"]] = time.time()
-
-        start = time.monotonic()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            for i in range(count):
-                delay = start + i / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                pool.submit(create, i)
-        sent_seconds = time.monotonic() - start
-    ids = list(created)
-    published: dict[str, float] = {}
-    started: dict[str, float] = {}
-    deadline = time.monotonic() + 300
-    with psycopg.connect(orders_dsn) as odb, psycopg.connect(processor_dsn) as pdb:
-        while time.monotonic() < deadline and (
-            len(published) < len(ids) or len(started) < len(ids)
-        ):
-            for key, at in odb.execute(
-                "SELECT key, extract(epoch FROM published_at) FROM outbox"
-                " WHERE key = ANY(%s) AND published_at IS NOT NULL", (ids,)
-            ):  # fmt: skip
-                published[key] = float(at)
-            for order_id, at in pdb.execute(
-                "SELECT order_id::text, extract(epoch FROM started_at) FROM processed_orders"
-                " WHERE order_id = ANY(%s::uuid[]) AND started_at IS NOT NULL", (ids,)
-            ):  # fmt: skip
-                started[order_id] = float(at)
-            odb.commit()
-            pdb.commit()
-            time.sleep(1)
-    return {
-        "orders_requested": count,
-        "orders_accepted": len(ids),
-        "achieved_rate_per_s": round(count / sent_seconds, 1),
-        "published": len(published),
-        "task_started": len(started),
-        "to_delivery_report": percentiles([published[i] - created[i] for i in published]),
-        "to_task_start": percentiles([started[i] - created[i] for i in started]),
-    }
+def load_average() -> list[float]:
+    return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--gets", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--logins", type=int, default=40)
-    args = parser.parse_args()
-    env = os.environ
-    auth_url = f"http://127.0.0.1:{env.get('AUTH_PORT', '8001')}"
-    _, headers = login(auth_url)
-    gets = bench_gets(headers, args.gets)
-    logins = bench_login_timing(args.logins)
-    pipeline = bench_pipeline(
-        headers,
-        args.rate,
-        args.seconds,
-        env["ORDERS_DATABASE_URL"].replace("+asyncpg", ""),
-        env["PROCESSOR_DATABASE_URL"].replace("+asyncpg", ""),
-    )
-    report = {
-        "get_order": gets,
-        "get_ratios_p50": {
-            "uncached/cached": round(gets["uncached"]["p50_ms"] / gets["cached"]["p50_ms"], 2),
-            "redis_down/uncached": round(
-                gets["redis_down"]["p50_ms"] / gets["uncached"]["p50_ms"], 2
-            ),
-        },
-        "login_timing": logins,
-        "pipeline": pipeline,
+    args = arguments()
+    shutil.rmtree(instances.WORK, ignore_errors=True)  # the last run's logs only
+    bcrypt_rounds = os.environ.get("AUTH_BCRYPT_ROUNDS", "12")
+    parts: dict[str, Callable[[context.Bench], tuple[list[Figure], dict[str, Any]]]] = {
+        "throughput": lambda b: merge(
+            throughput.gets(b, args.rounds, args.seconds),
+            throughput.posts(b, args.rounds, args.seconds),
+            throughput.tokens(b, args.rounds, args.seconds, bcrypt_rounds),
+        ),
+        "latency": lambda b: merge(
+            latency.gets(b, args.gets), latency.login_timing(b, args.logins)
+        ),
+        "pipeline": lambda b: pipeline.pipeline(
+            b, args.rate, args.pipeline_seconds, args.task_rate
+        ),
+        "relay": lambda b: relay.relay(b, max(1, args.rounds - 1), args.relay_rows),
+        "processing": lambda b: processing.processing(b, max(1, args.rounds - 1), args.orders),
     }
-    out = ROOT / "artifacts" / "bench.json"
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    before = load_average()
+    with context.bench() as b:
+        for name in (p for p in PARTS if p in args.only.split(",")):
+            started = time.monotonic()
+            part_figures, part_details = parts[name](b)
+            figures += part_figures
+            details.update(part_details)
+            timings[name] = round(time.monotonic() - started, 1)
+            sys.stdout.write(f"{name}: done in {timings[name]} s\n")
+            sys.stdout.flush()
+    report = {
+        "figures": [f.as_json() for f in figures],
+        "details": details,
+        "rss_kb_at_stop": instances.RSS_KB,
+        "run": {
+            "args": vars(args),
+            "seconds_per_part": timings,
+            "cores": os.cpu_count(),
+            "load_average_before": before,
+            "load_average_after": load_average(),
+            "server_core": instances.SERVER_CORE,
+            "client_core": instances.CLIENT_CORE,
+        },
+    }
+    out = instances.ROOT / "artifacts" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    lines = ["| GET /orders/{id}/ | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|"]
-    for mode, p in gets.items():
-        lines.append(f"| {mode} | {p['p50_ms']} | {p['p95_ms']} | {p['p99_ms']} |")
-    lines.append("")
-    lines.append(f"ratios (p50): {report['get_ratios_p50']}")
-    lines.append(f"login timing (POST /token/, 401): {json.dumps(logins)}")
-    lines.append(f"pipeline: {json.dumps(pipeline)}")
-    sys.stdout.write("\n".join(lines) + f"\nwritten {out}\n")
+    rss = ", ".join(f"{label} {kb // 1024} MiB" for label, kb in sorted(instances.RSS_KB.items()))
+    sys.stdout.write(f"\n{table(figures)}\n\nRSS at stop: {rss}\n")
+    sys.stdout.write(f"load average before {before}, after {load_average()}\nwritten {out}\n")
+
+
+def merge(*parts: tuple[list[Figure], dict[str, Any]]) -> tuple[list[Figure], dict[str, Any]]:
+    figures: list[Figure] = []
+    details: dict[str, Any] = {}
+    for part_figures, part_details in parts:
+        figures += part_figures
+        details.update(part_details)
+    return figures, details
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the native stack needs; safe to run again (each step is skipped when done).
-#   Debian packages: PostgreSQL, Redis, nginx, a JDK and Maven (when missing)
+#   Debian packages: PostgreSQL, Redis, nginx, wrk (for make bench), a JDK and Maven (when missing)
 #   Apache Kafka's jars from Maven Central into $KAFKA_HOME
 #   uv, and the workspace's virtualenv from uv.lock
 set -euo pipefail
@@ -20,6 +20,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql postgresql-contrib)
 command -v java >/dev/null || need_pkgs+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_pkgs+=(maven)
+command -v wrk >/dev/null || need_pkgs+=(wrk)
 # headless browser for the Swagger UI test in tests-e2e
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

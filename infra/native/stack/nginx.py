@@ -32,8 +32,8 @@ def live_url(settings: Settings) -> str:
 
 def gateway_conf(settings: Settings, template: str) -> str:
     return string.Template(template).safe_substitute(
-        AUTH_UPSTREAM=f"127.0.0.1:{settings.port('AUTH')}",
-        ORDERS_UPSTREAM=f"127.0.0.1:{settings.port('ORDERS')}",
+        AUTH_UPSTREAM="auth_service",  # the upstream groups of nginx_conf
+        ORDERS_UPSTREAM="orders_service",
         GATEWAY_LISTEN=f"{settings.env['GATEWAY_BIND']}:{settings.port('GATEWAY')}",
         GATEWAY_RESOLVER="",  # addresses, not names: nothing to resolve
     )
@@ -56,6 +56,15 @@ http {{
     fastcgi_temp_path {tmp / "fastcgi"};
     uwsgi_temp_path {tmp / "uwsgi"};
     scgi_temp_path {tmp / "scgi"};
+    # Fixed addresses, so upstream groups: their connections are kept open and reused instead
+    # of one new TCP connection per request (compose resolves names per request instead). An
+    # idle one is dropped after 4 s, before uvicorn's 5 s would close it under a request.
+    upstream auth_service {{
+        server 127.0.0.1:{settings.port("AUTH")}; keepalive 16; keepalive_timeout 4s;
+    }}
+    upstream orders_service {{
+        server 127.0.0.1:{settings.port("ORDERS")}; keepalive 32; keepalive_timeout 4s;
+    }}
     include {root / "gateway.conf"};
 }}
 """

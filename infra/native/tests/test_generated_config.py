@@ -78,8 +78,16 @@ def test_kafka_listens_on_the_configured_ports_and_keeps_its_data_in_stack_dir(
 
 def test_nginx_routes_to_the_configured_upstreams(settings: Settings) -> None:
     conf = nginx.gateway_conf(settings, (ROOT / nginx.TEMPLATE).read_text())
-    assert f"127.0.0.1:{MOVED_PORTS['AUTH_PORT']}" in conf
-    assert f"127.0.0.1:{MOVED_PORTS['ORDERS_PORT']}" in conf
+    http = nginx.nginx_conf(settings)
+    # the routes name upstream groups whose connections are kept alive
+    assert "set $auth_service auth_service;" in conf
+    assert "set $orders_service orders_service;" in conf
+    assert 'proxy_set_header Connection "";' in conf
+    for name, port in (("auth", "AUTH_PORT"), ("orders", "ORDERS_PORT")):
+        group = re.search(rf"upstream {name}_service {{(.*?)}}", http, re.S)
+        assert group, http
+        assert f"server 127.0.0.1:{MOVED_PORTS[port]};" in group.group(1)
+        assert "keepalive " in group.group(1)
     assert f"{settings.env['GATEWAY_BIND']}:{MOVED_PORTS['GATEWAY_PORT']}" in conf
     assert not re.search(
         r"\$\{?(AUTH_UPSTREAM|ORDERS_UPSTREAM|GATEWAY_LISTEN|GATEWAY_RESOLVER)", conf

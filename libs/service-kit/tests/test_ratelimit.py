@@ -71,3 +71,33 @@ def test_throttled_logs_once_a_second_and_counts_the_rest() -> None:
     throttled._last -= 61  # a minute later
     throttled(n=5)
     assert lines[-1] == {"event": "x.happened", "suppressed": 4, "n": 5}
+
+
+async def test_a_refused_key_is_refused_from_memory_until_its_window_resets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limiter = RateLimiter("redis://127.0.0.1:1/0", timeout_seconds=0.1)  # counts in memory
+    limits = parse_limits("2/minute")
+    for _ in range(2):
+        await limiter.check(limits, "test", "client-a")
+    with pytest.raises(TooManyRequests) as first:
+        await limiter.check(limits, "test", "client-a")
+
+    asked: list[object] = []
+
+    async def storage(op: object) -> object:
+        asked.append(op)
+        return True  # the storage would let it through: it is not asked
+
+    monkeypatch.setattr(limiter, "_on_storage", storage)
+    with pytest.raises(TooManyRequests) as again:
+        await limiter.check(limits, "test", "client-a")
+    assert asked == []
+    assert 0 < again.value.retry_after_seconds <= first.value.retry_after_seconds
+    await limiter.check(limits, "test", "client-b")  # other keys are counted as before
+    assert len(asked) == 1
+
+    later = time.time() + 61  # past the window's reset
+    monkeypatch.setattr("service_kit.ratelimit.time.time", lambda: later)
+    await limiter.check(limits, "test", "client-a")
+    assert len(asked) == 2

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,12 +18,23 @@ from service_kit.metrics import install_metrics
 from service_kit.middleware import REQUEST_ID_HEADER, HeadAsGet, JSONCORSMiddleware, RequestContext
 from service_kit.settings import ServiceSettings
 
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 
 def create_service_app(
     title: str, settings: ServiceSettings, lifespan: Callable[[FastAPI], Any]
 ) -> FastAPI:
     """A FastAPI app with the shared plumbing installed (Swagger UI at /docs, served locally)."""
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # The services export Prometheus metrics (service_kit.metrics), not OpenTelemetry:
+        # FastAPI's native telemetry would look its providers up on every request for nothing.
+        telemetry=NO_TELEMETRY,
+    )
     app.state.settings = settings
     install(app, settings)
     return app

@@ -4,8 +4,10 @@
 Every check is bounded by a short timeout. When Redis fails, counting falls back to per-process
 memory (logged once) and Redis is tried again after a back-off, so the API stays up and still
 limits, per replica. A limit that is exceeded is a `TooManyRequests` (429 with `Retry-After`,
-the seconds until the window resets). Who the client is (the socket peer or, behind the gateway,
-X-Forwarded-For) is `proxies.py`'s.
+the seconds until the window resets). A key refused once is refused again from memory until its
+window resets, without asking Redis: the shared count cannot go down before then, and a
+throttled client's flood must be cheap to turn away. Who the client is (the socket peer or,
+behind the gateway, X-Forwarded-For) is `proxies.py`'s.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "ratelimit"
 MAX_BACKOFF_SECONDS = 30.0
+# Keys remembered as refused until their window resets (the oldest forgotten first).
+REMEMBERED_REFUSALS = 10_000
 # a flood is refused request by request, but logged once a second
 _log_exceeded = Throttled(log, "ratelimit.exceeded")
 
@@ -54,12 +58,14 @@ class RateLimiter:
         self._local = FixedWindowRateLimiter(MemoryStorage())
         self._failures = 0
         self._retry_shared_at = 0.0
+        self._refused_until: dict[tuple[str, str, str], float] = {}
 
     async def check(self, limits: Sequence[RateLimitItem], scope: str, key: str) -> None:
         """Count one request of `key` against each limit; TooManyRequests once one is exceeded."""
         if not self.enabled:
             return
         for item in limits:
+            self._refuse_if_remembered(item, scope, key)
             if not await self._on_storage(methodcaller("hit", item, scope, key)):
                 await self._refuse(item, scope, key)
 
@@ -70,6 +76,7 @@ class RateLimiter:
         if not self.enabled:
             return
         for item in limits:
+            self._refuse_if_remembered(item, scope, key)
             if not await self._on_storage(methodcaller("test", item, scope, key)):
                 await self._refuse(item, scope, key)
 
@@ -80,8 +87,23 @@ class RateLimiter:
         for item in limits:
             await self._on_storage(methodcaller("hit", item, scope, key))
 
+    def _refuse_if_remembered(self, item: RateLimitItem, scope: str, key: str) -> None:
+        remembered = (scope, key, str(item))
+        until = self._refused_until.get(remembered)
+        if until is None:
+            return
+        left = until - time.time()
+        if left <= 0:
+            del self._refused_until[remembered]
+            return
+        _log_exceeded(scope=scope, limit=str(item))
+        raise TooManyRequests(f"rate limit exceeded: {item}", max(1, math.ceil(left)))
+
     async def _refuse(self, item: RateLimitItem, scope: str, key: str) -> NoReturn:
         stats = await self._on_storage(methodcaller("get_window_stats", item, scope, key))
+        self._refused_until[(scope, key, str(item))] = stats.reset_time
+        if len(self._refused_until) > REMEMBERED_REFUSALS:
+            del self._refused_until[next(iter(self._refused_until))]
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         _log_exceeded(scope=scope, limit=str(item))
         raise TooManyRequests(f"rate limit exceeded: {item}", retry_after)

@@ -7,6 +7,12 @@ auth-service that is down does not stop start-up; a background task retries with
 refreshed every ORDERS_JWKS_REFRESH_SECONDS, and refreshed early when a token names an unknown
 `kid` - at most once per ORDERS_JWKS_MIN_REFRESH_INTERVAL_SECONDS, in the background. The request
 path never waits for a key fetch: a token whose key is not known yet is a 401.
+
+Verified tokens are remembered (at most VERIFIED_TOKENS of them, the oldest forgotten first)
+until they expire: a client sends the same token with every call, and its signature and claims
+cannot change, so a repeat costs a dictionary lookup instead of a signature check. A remembered
+token still needs its signing key to be trusted now: once the key leaves the JWKS (or the file's
+key is replaced) the token is verified again, and refused.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +46,17 @@ REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 # cap (or the refresh interval, when that is shorter).
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 30.0
+# Tokens remembered as verified (a few MB at most).
+VERIFIED_TOKENS = 10_000
+
+
+@dataclass(frozen=True)
+class _Verified:
+    user_id: int
+    expires_at: float  # `exp` plus the leeway, as time.time()
+    kid: str | None
+    alg: str
+    key: PyJWK
 
 
 class KeySource(Protocol):
@@ -62,9 +81,24 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway_seconds
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+
+    def known_user(self, token: str) -> int | None:
+        """The user id of a token verified before that is still valid, else None (then `verify`
+        decides)."""
+        known = self._verified.get(token)
+        if known is None:
+            return None
+        if time.time() < known.expires_at and self.keys.key_for(known.kid, known.alg) is known.key:
+            return known.user_id
+        del self._verified[token]
+        return None
 
     def verify(self, token: str) -> int:
         """The user id (`sub`) of a valid token; raises InvalidToken otherwise."""
+        known = self.known_user(token)
+        if known is not None:
+            return known
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -90,9 +124,16 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise _rejected(type(exc).__name__) from None
         try:
-            return user_id_from_subject(claims["sub"])
+            user_id = user_id_from_subject(claims["sub"])
         except InvalidToken:
             raise _rejected("bad_subject") from None
+        self._remember(token, _Verified(user_id, claims["exp"] + self.leeway, kid, alg, key))
+        return user_id
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        self._verified[token] = verified
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
 
     async def start(self) -> None:
         await self.keys.start()

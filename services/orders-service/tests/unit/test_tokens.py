@@ -147,3 +147,56 @@ def test_the_rate_limit_setting_is_checked() -> None:
     with pytest.raises(ValidationError):
         Settings(rate_limit="lots")
     assert Settings(jwt_public_key_file="").jwt_public_key_file is None
+
+
+class TestVerifiedTokensAreRemembered:
+    """A repeat of a verified token is answered without a signature check, as long as it is
+    valid and its key is still trusted."""
+
+    def test_a_repeat_is_not_verified_again(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        key = ed25519_key()
+        check = verifier(StaticKeys(key.public_pem, ALGORITHMS))
+        token = mint(key, 7)
+        assert check.known_user(token) is None
+        assert check.verify(token) == 7
+        decodes: list[str] = []
+
+        def decode(*_: Any, **__: Any) -> dict[str, Any]:
+            decodes.append("decode")
+            return {}
+
+        monkeypatch.setattr("orders_service.token_verifier.jwt.decode", decode)
+        assert check.known_user(token) == 7
+        assert check.verify(token) == 7
+        assert decodes == []
+
+    def test_an_expired_token_is_refused_although_it_was_verified(self) -> None:
+        key = ed25519_key()
+        check = TokenVerifier(StaticKeys(key.public_pem, ALGORITHMS), ALGORITHMS, ISSUER, AUDIENCE)
+        token = mint(key, 7, expires_in=1)
+        assert check.verify(token) == 7
+        time.sleep(2.1)  # past `exp` (whole seconds), no leeway
+        assert check.known_user(token) is None
+        with pytest.raises(InvalidToken):
+            check.verify(token)
+
+    def test_a_token_whose_key_is_no_longer_trusted_is_refused(self) -> None:
+        old, new = ed25519_key(), ed25519_key()
+        keys = StaticKeys(old.public_pem, ALGORITHMS)
+        check = verifier(keys)
+        token = mint(old, 7)
+        assert check.verify(token) == 7
+        keys.by_alg = StaticKeys(new.public_pem, ALGORITHMS).by_alg  # the key was rotated out
+        assert check.known_user(token) is None
+        with pytest.raises(InvalidToken):
+            check.verify(token)
+
+    def test_only_so_many_tokens_are_remembered(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("orders_service.token_verifier.VERIFIED_TOKENS", 2)
+        key = ed25519_key()
+        check = verifier(StaticKeys(key.public_pem, ALGORITHMS))
+        first, second, third = (mint(key, n) for n in (1, 2, 3))
+        for token in (first, second, third):
+            check.verify(token)
+        assert check.known_user(first) is None  # the oldest is forgotten
+        assert (check.known_user(second), check.known_user(third)) == (2, 3)

@@ -60,9 +60,13 @@ class UnauthenticatedLimit:
 async def current_user_id(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> int:
+    verifier: TokenVerifier = request.app.state.tokens
+    known = verifier.known_user(token) if token else None
+    if known is not None:  # verified before, still valid: not a call without a valid token
+        request.state.user_id = known
+        return known
     unauthenticated: UnauthenticatedLimit = request.app.state.unauthenticated_limit
     await unauthenticated.refuse_if_exhausted(request)
-    verifier: TokenVerifier = request.app.state.tokens
     try:
         if not token:
             raise Unauthorized("not authenticated")
@@ -74,7 +78,7 @@ async def current_user_id(
     return user_id
 
 
-def get_cache(request: Request) -> OrderCache:
+async def get_cache(request: Request) -> OrderCache:  # async: no hop to the thread pool
     cache: OrderCache = request.app.state.cache
     return cache
 
@@ -108,7 +112,7 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def idempotency_key_ttl(request: Request) -> timedelta:
+async def idempotency_key_ttl(request: Request) -> timedelta:
     settings: Settings = request.app.state.settings
     return timedelta(hours=settings.idempotency_key_ttl_hours)
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from orders_service.api.deps import (
     Cache,
@@ -125,9 +125,10 @@ async def list_user_orders(
 )
 async def get_order(
     order_id: uuid.UUID, caller_id: CurrentUser, session: Session, cache: Cache
-) -> OrderRead:
+) -> Response:
     """One order of the current user (served from the Redis cache when it holds it)."""
-    return await orders.get_order(session, cache, caller_id=caller_id, order_id=order_id)
+    body = await orders.get_order(session, cache, caller_id=caller_id, order_id=order_id)
+    return Response(body, media_type="application/json")
 
 
 @router.patch(

@@ -26,13 +26,14 @@ closing are each logged once.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
 from prometheus_client import Counter
-from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -71,6 +72,32 @@ MAX_UNSYNCED = 10_000
 UNAVAILABLE: Final = object()
 
 
+ORDER_FIELDS = frozenset(OrderRead.model_fields)
+
+
+@dataclass(frozen=True)
+class CachedOrder:
+    """An order as the cache holds it: the Order JSON, and its owner for the access check."""
+
+    json: bytes
+    user_id: int
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CachedOrder | None:
+        """None unless `raw` is an Order JSON object (every field of OrderRead, an integer
+        owner): anything else is treated as a miss and read again from PostgreSQL."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.keys() != ORDER_FIELDS:
+            return None
+        owner = data["user_id"]
+        if not isinstance(owner, int) or isinstance(owner, bool):
+            return None
+        return cls(raw, owner)
+
+
 def order_key(order_id: uuid.UUID) -> str:
     return f"orders:order:{order_id}"
 
@@ -92,22 +119,23 @@ class OrderCache:
         self._replay: asyncio.Task[None] | None = None
         self._dropping = False
 
-    async def get(self, order_id: uuid.UUID) -> OrderRead | None:
-        """The cached order, or None on a miss, an unreadable value or a Redis failure."""
+    async def get(self, order_id: uuid.UUID) -> CachedOrder | None:
+        """The cached order's JSON and owner, or None on a miss, an unreadable value or a Redis
+        failure. The JSON is answered as it is: it was written by `OrderRead` (the one mapping)
+        and is checked for its shape here, not validated again field by field."""
         raw = await self._call("get", self.redis.get, order_key(order_id))
         if raw is UNAVAILABLE:
             return None
         if raw is None:
             CACHE_OPERATIONS.labels("get", "miss").inc()
             return None
-        try:
-            order = OrderRead.model_validate_json(raw)
-        except ValidationError:
+        cached = CachedOrder.parse(raw)
+        if cached is None:
             log.warning("cache.unreadable_value", order_id=str(order_id))
             CACHE_OPERATIONS.labels("get", "unreadable").inc()
             return None
         CACHE_OPERATIONS.labels("get", "hit").inc()
-        return order
+        return cached
 
     async def fill(self, order: OrderRead) -> None:
         """After a miss: store the row just read, unless the cache already holds a newer one."""
