@@ -61,24 +61,24 @@ def _signal_tree(name: str, signum: signal.Signals) -> None:
             os.kill(pid, signum)
 
 
-def freeze(name: str) -> None:
-    """Suspend `name` (every process of it) until `thaw`."""
+def _suspend(name: str, compose_verb: str, signum: signal.Signals) -> None:
     if name not in NAMES:
         raise ValueError(f"unknown process {name!r}")
     if under_compose():
-        subprocess.run(compose("pause", name), check=True, cwd=repo_root(), capture_output=True)
+        command = compose(compose_verb, name)
+        subprocess.run(command, check=True, cwd=repo_root(), capture_output=True)
     else:
-        _signal_tree(name, signal.SIGSTOP)
+        _signal_tree(name, signum)
+
+
+def freeze(name: str) -> None:
+    """Suspend `name` (every process of it) until `thaw`."""
+    _suspend(name, "pause", signal.SIGSTOP)
 
 
 def thaw(name: str) -> None:
     """Let a frozen `name` run again, where it stopped."""
-    if name not in NAMES:
-        raise ValueError(f"unknown process {name!r}")
-    if under_compose():
-        subprocess.run(compose("unpause", name), check=True, cwd=repo_root(), capture_output=True)
-    else:
-        _signal_tree(name, signal.SIGCONT)
+    _suspend(name, "unpause", signal.SIGCONT)
 
 
 @contextmanager
