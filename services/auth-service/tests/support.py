@@ -15,7 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from auth_service.config import Settings, get_settings
-from auth_service.services.access_tokens import private_key_pem
+from auth_service.services.access_tokens import private_key_pem, public_key_pem
 from stack_control.db import redis_url_for_tests
 from stack_control.waiting import eventually
 
@@ -90,3 +90,12 @@ async def access_token(client: AsyncClient, email: str = EMAIL, password: str = 
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+def retired_key(tmp_path: Path) -> tuple[Ed25519PrivateKey, Path]:
+    """A key that signed tokens before a rotation, and its public key's file, as
+    AUTH_JWT_PREVIOUS_PUBLIC_KEYS_FILES lists it."""
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "retired.pub.pem"
+    path.write_bytes(public_key_pem(key.public_key()))
+    return key, path

@@ -4,14 +4,13 @@ from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service.db.models import User
-from auth_service.services.access_tokens import public_key_pem, thumbprint
-from tests.support import EMAIL, PASSWORD, AppFactory, ClientFactory, login, register
+from auth_service.services.access_tokens import thumbprint
+from tests.support import EMAIL, PASSWORD, AppFactory, ClientFactory, login, register, retired_key
 
 
 async def _stored_cost(engine: AsyncEngine) -> int:
@@ -196,9 +195,7 @@ class TestJwks:
     async def test_jwks_lists_current_and_previous_keys(
         self, make_app: AppFactory, make_client: ClientFactory, tmp_path: Path
     ) -> None:
-        retired = Ed25519PrivateKey.generate()
-        retired_file = tmp_path / "retired.pub.pem"
-        retired_file.write_bytes(public_key_pem(retired.public_key()))
+        retired, retired_file = retired_key(tmp_path)
         client = make_client(make_app(jwt_previous_public_keys_files=[retired_file]))
 
         response = await client.get("/.well-known/jwks.json")

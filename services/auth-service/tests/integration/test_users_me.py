@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth_service.db.models import User
 from auth_service.services.access_tokens import KeyRing, TokenService, public_key_pem, thumbprint
-from tests.support import AppFactory, ClientFactory, access_token, bearer, register
+from tests.support import AppFactory, ClientFactory, access_token, bearer, register, retired_key
 
 ISSUER = "orders-platform-auth"
 AUDIENCE = "orders-platform"
@@ -116,9 +116,7 @@ class TestAcceptedTokens:
     async def test_token_of_a_retired_key_listed_as_previous_still_works(
         self, make_app: AppFactory, make_client: ClientFactory, tmp_path: Path
     ) -> None:
-        retired = Ed25519PrivateKey.generate()
-        retired_file = tmp_path / "retired.pub.pem"
-        retired_file.write_bytes(public_key_pem(retired.public_key()))
+        retired, retired_file = retired_key(tmp_path)
         client = make_client(make_app(jwt_previous_public_keys_files=[retired_file]))
         user_id = await register(client)
         old_tokens = TokenService(
