@@ -23,6 +23,8 @@ SVCS := $(if $(svc),$(call svc_dir,$(svc)),$(ALL_SVCS))
 RUN_PORT_auth-service := 8001
 RUN_PORT_orders-service := 8002
 RUN_PORT_order-processor := 8003
+# The topology of `make dev-up` / `make chaos`: brokers=1|3, replicas=1|2 (stack_control.topology)
+TOPOLOGY := $(if $(brokers),STACK_BROKERS=$(brokers)) $(if $(replicas),STACK_REPLICAS=$(replicas))
 # Test folders, each its own pytest run (every member has a `tests` package of its own).
 # unit: nothing running needed (the libs' and infra/native's tests, each service's tests/unit);
 # member-tests: every member's suites, integration included, against the running stack.
@@ -32,7 +34,7 @@ MEMBER_DIRS := $(if $(svc),services/$(SVCS)/tests,$(NO_STACK_DIRS) $(foreach s,$
 
 .PHONY: help install up down logs dev-up dev-down dev-status dev-stop dev-start dev-logs dev-failed \
         run test unit member-tests e2e chaos lint fmt migrate revision bench dev-kill docker-engine docker-images \
-        test-compose jwt-key
+        test-compose test-cluster jwt-key
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -60,8 +62,8 @@ logs: ## docker compose logs -f [svc=...]
 	$(COMPOSE) logs -f $(if $(svc),$(svc))
 
 # ---- native stack (no Docker engine needed) --------------------------------------------------
-dev-up: install ## start the native stack and wait until every service is ready
-	$(STACK) up
+dev-up: install ## start the native stack and wait until every service is ready [brokers=3] [replicas=2]
+	$(TOPOLOGY) $(STACK) up
 
 dev-down: ## stop the native stack; no process is left running
 	$(STACK) down
@@ -102,10 +104,10 @@ lint: ## ruff check, ruff format --check, mypy, import rules, compose schema, ha
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(PY) infra/lint/import_rules.py
-	$(UV) run --frozen mypy libs/*/src services/*/src infra/native/stack infra/lint tests-e2e bench
+	$(UV) run --frozen mypy libs/*/src services/*/src infra/native/stack infra/lint tests-e2e benchmarks
 	@for d in libs/*/tests services/*/tests infra/native/tests; do \
 	  [ -d $$d ] && { (cd $$(dirname $$d) && $(UV) run --frozen mypy tests) || exit 1; }; done
-	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.prod.yml
+	$(UV) run --frozen check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.prod.yml docker-compose.cluster.yml
 	$(UV) run --frozen hadolint services/Dockerfile infra/docker/standins/*/Dockerfile
 
 fmt: ## ruff format and fix
@@ -127,8 +129,11 @@ test: ## install, lint, every member's tests, then tests-e2e, on a native stack 
 test-compose: ## the same suites against the compose stack: engine, images, build, up, tests, down -v
 	bash infra/test.sh compose $(if $(svc),svc=$(svc))
 
-chaos: ## orders from careful clients while servers fail on a schedule; counts lost and duplicated [orders=N]
-	cd tests-e2e && $(WITH_ENV) $(UV) run --frozen python -m tests.chaos $(if $(orders),--orders $(orders))
+test-cluster: ## tests-e2e on a native stack of three brokers and two replicas, the cluster chaos run included
+	bash infra/test.sh cluster
+
+chaos: ## orders from careful clients while servers fail on a schedule; counts lost and duplicated [orders=N] [brokers=3]
+	cd tests-e2e && $(TOPOLOGY) $(WITH_ENV) $(UV) run --frozen python -m tests.chaos $(if $(orders),--orders $(orders))
 
 bench: ## throughput and latency figures against references [quick=1] [only=throughput,latency,pipeline,relay,processing]
-	$(WITH_ENV) $(UV) run --frozen python bench/run.py $(if $(quick),--quick) $(if $(only),--only $(only))
+	$(WITH_ENV) $(UV) run --frozen python benchmarks/run.py $(if $(quick),--quick) $(if $(only),--only $(only))

@@ -7,11 +7,15 @@
 #            compose project (orders-platform-test) built and started, the suites with
 #            STACK_CONTROLLER=compose (the fault tests stop and kill containers), then
 #            `docker compose down -v`
+#   cluster  (`make test-cluster`) install, the native stack with three brokers and two
+#            replicas of each service (`make dev-up brokers=3 replicas=2`; one already running
+#            is used when it is that cluster), then tests-e2e only: the whole suite on the
+#            cluster, tests/test_cluster.py's broker kill included
 # Each phase's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-mode=${1:?usage: infra/test.sh native|compose [svc=...]}
+mode=${1:?usage: infra/test.sh native|compose|cluster [svc=...]}
 shift
 svc=""
 for arg in "$@"; do case "$arg" in svc=*) svc="${arg#svc=}" ;; esac; done
@@ -66,6 +70,24 @@ if [ "$mode" = native ]; then
         started=native
     fi
     phase up
+elif [ "$mode" = cluster ]; then
+    say "install"
+    bash infra/native/install.sh
+    phase install
+    if make --no-print-directory dev-status >/dev/null 2>&1; then
+        say "using the native stack that is already running"
+    else
+        say "starting the native stack: three brokers, two replicas"
+        make --no-print-directory dev-up brokers=3 replicas=2
+        started=native
+    fi
+    phase up
+    # a running stack of one broker is not the cluster: refused here, not skipped test by test
+    make --no-print-directory dev-status | grep -q '^kafka-3 ' || {
+        echo "the running stack is not the cluster: make dev-down, then make test-cluster" >&2
+        exit 1
+    }
+    # no member tests: the services' own suites do not depend on the topology
 elif [ "$mode" = compose ]; then
     # A project of its own: the tests never touch the volumes of a stack you run with `make up`
     # (which, holding the same ports, makes `up` below refuse clearly instead).
@@ -88,15 +110,17 @@ elif [ "$mode" = compose ]; then
     # the tests call `docker` too (docker inspect): the same engine as compose.sh
     if [ -f .stack/docker.env ]; then set -a; . .stack/docker.env; set +a; fi
 else
-    echo "usage: infra/test.sh native|compose [svc=...]" >&2
+    echo "usage: infra/test.sh native|compose|cluster [svc=...]" >&2
     exit 2
 fi
 
-say "member tests"
-make --no-print-directory member-tests ${svc:+svc=$svc}
-phase members
+if [ "$mode" != cluster ]; then
+    say "member tests"
+    make --no-print-directory member-tests ${svc:+svc=$svc}
+    phase members
+fi
 
-if [ -z "$svc" ]; then
+if [ -z "$svc" ] || [ "$mode" = cluster ]; then
     say "end-to-end tests"
     make --no-print-directory e2e
     phase e2e

@@ -1,5 +1,9 @@
 """The chaos run's counts, read like an outsider: the orders and processor databases, the
-`new_order` topic and the worker's log."""
+`new_order` topic and the worker's log.
+
+Order per key: the topic is read from the beginning by a fresh consumer; each key's events must
+sit in one partition, in the order the outbox wrote them (a repeat of the same event, sent again
+after a relay crash, keeps its place; an older event after a newer one would not)."""
 
 from __future__ import annotations
 
@@ -34,24 +38,36 @@ class Outcome:
     duplicate_orders: int
     status_500: int
     given_up: int
+    keys_in_two_partitions: int
+    keys_out_of_order: int
+    gateway_failed_retries: int = 0  # retries the gateway answered itself: no replica answered
     seconds_to_drain: float = 0.0
+    faults: list[str] = field(default_factory=list)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return (
-            not (self.lost or self.duplicated_work or self.duplicate_orders or self.status_500)
-            and not self.given_up
+        return not (
+            self.lost
+            or self.duplicated_work
+            or self.duplicate_orders
+            or self.status_500
+            or self.given_up
+            or self.keys_in_two_partitions
+            or self.keys_out_of_order
+            or self.gateway_failed_retries
         )
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "passed": self.passed}
 
     def table(self) -> str:
-        rows = [(name, value) for name, value in asdict(self).items() if name != "examples"]
+        skipped = ("examples", "faults")
+        rows = [(name, value) for name, value in asdict(self).items() if name not in skipped]
         rows.append(("passed", self.passed))
         width = max(len(name) for name, _ in rows)
         lines = [f"  {name.ljust(width)}  {value}" for name, value in rows]
+        lines.append(f"  faults: {', '.join(self.faults)}")
         lines += [f"  {kind}: {', '.join(ids[:5])}" for kind, ids in self.examples.items() if ids]
         return "\n".join(["chaos outcome", *lines])
 
@@ -86,8 +102,30 @@ def wait_for_drain(
         time.sleep(1)
 
 
-def _published(stack: Stack, order_ids: set[str]) -> Counter[str]:
-    """How many `new_order` messages each of these orders has in the topic."""
+@dataclass
+class TopicRead:
+    """Where each of these orders' events sits in `new_order`, in partition order."""
+
+    events: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # key -> (p, event)
+
+    def count(self) -> Counter[str]:
+        return Counter({key: len(events) for key, events in self.events.items()})
+
+    def in_two_partitions(self) -> list[str]:
+        return sorted(k for k, events in self.events.items() if len({p for p, _ in events}) > 1)
+
+    def out_of_order(self, written: dict[str, int]) -> list[str]:
+        """Keys whose events, read in partition order, go back in the outbox's order."""
+        bad = []
+        for key, events in self.events.items():
+            positions = [written.get(event_id, -1) for _, event_id in events]
+            if positions != sorted(positions):
+                bad.append(key)
+        return sorted(bad)
+
+
+def _published(stack: Stack, order_ids: set[str]) -> TopicRead:
+    """Every `new_order` message of these orders, read from the beginning."""
     consumer = Consumer(
         {
             "bootstrap.servers": stack.kafka,
@@ -96,7 +134,7 @@ def _published(stack: Stack, order_ids: set[str]) -> Counter[str]:
             "auto.offset.reset": "earliest",
         }
     )
-    seen: Counter[str] = Counter()
+    seen = TopicRead()
     try:
         partitions = consumer.list_topics("new_order", timeout=10).topics["new_order"].partitions
         ends = {
@@ -112,7 +150,8 @@ def _published(stack: Stack, order_ids: set[str]) -> Counter[str]:
                 continue
             key = (msg.key() or b"").decode()
             if key in order_ids:
-                seen[key] += 1
+                event_id = str(json.loads(msg.value() or b"{}").get("event_id"))
+                seen.events.setdefault(key, []).append((msg.partition() or 0, event_id))
             if (msg.offset() or 0) + 1 >= ends[msg.partition() or 0]:
                 left.discard(msg.partition() or 0)
     finally:
@@ -178,7 +217,15 @@ def count_outcome(
     lost = (in_db - processed) | (set(accepted.values()) - in_db)
     work = _work_log(worker_log, in_db)
     twice = work.duplicated()
-    published = _published(stack, in_db)
+    topic = _published(stack, in_db)
+    published = topic.count()
+    written = {
+        str(event_id): int(str(row_id))
+        for event_id, row_id in orders_db.rows(
+            "SELECT event_id::text, id FROM outbox WHERE key = ANY(%s)", (sorted(in_db),)
+        )
+    }
+    two_partitions, out_of_order = topic.in_two_partitions(), topic.out_of_order(written)
     return Outcome(
         orders_sent=len(accepted) + len(given_up),
         orders_accepted=len(accepted),
@@ -192,9 +239,13 @@ def count_outcome(
         duplicate_orders=sum(n - 1 for n in per_key.values() if n > 1),
         status_500=statuses.get("500", 0),
         given_up=len(given_up),
+        keys_in_two_partitions=len(two_partitions),
+        keys_out_of_order=len(out_of_order),
         examples={
             "lost": sorted(lost),
             "duplicated work": twice,
+            "in two partitions": two_partitions,
+            "out of order": out_of_order,
             "given up": [f"{k}: {why}" for k, why in given_up.items()],
         },
     )

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
 
-from stack_control.env import load_env
+from stack_control.topology import Topology, bootstrap_servers, current, stack_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = [{"product_id": "sku-1", "name": "Tea", "quantity": 2, "price": "4.50"}]
@@ -19,10 +19,13 @@ ITEMS = [{"product_id": "sku-1", "name": "Tea", "quantity": 2, "price": "4.50"}]
 @dataclass(frozen=True)
 class Stack:
     env: dict[str, str]
+    topology: Topology = field(default_factory=Topology)
 
     @classmethod
     def from_settings(cls) -> Stack:
-        return cls(load_env(ROOT))
+        """The running stack's settings and topology (one broker or three, replicas)."""
+        env = stack_env(ROOT)
+        return cls(env, current(env, ROOT))
 
     def url(self, name: str) -> str:
         explicit = self.env.get(f"E2E_{name}_URL")
@@ -34,7 +37,9 @@ class Stack:
 
     @property
     def kafka(self) -> str:
-        return self.env.get("E2E_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{self.env['KAFKA_PORT']}")
+        """Every broker: a client that knows one only cannot start while that one is down."""
+        explicit = self.env.get("E2E_KAFKA_BOOTSTRAP_SERVERS")
+        return explicit or bootstrap_servers(self.env, self.topology)
 
     def database(self, prefix: str) -> str:
         """A libpq URL for a service's database (the URL the service uses, driver removed)."""

@@ -1,6 +1,13 @@
 """The gateway: nginx serving the routes of `infra/nginx/gateway.conf.template` (the template
 compose fills too), with the native upstreams, inside an nginx.conf whose every path is under
-STACK_DIR."""
+STACK_DIR.
+
+With two replicas an upstream group lists both: a replica that refuses connections or times out
+is skipped for 10 s (`max_fails=1 fail_timeout=10s`), and the request goes to the other
+(`proxy_next_upstream`, in the template). nginx passes a POST or a PATCH on only when it never
+reached the first replica; one that was sent and then lost is answered 502 (turned into the
+gateway's JSON 503), for the client to retry: it may have been applied.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,9 @@ import string
 from pathlib import Path
 
 from .settings import Settings
+
+# keepalive connections of each upstream group
+KEEPALIVE = {"auth": 16, "orders": 32}
 
 TEMPLATE = Path("infra/nginx/gateway.conf.template")
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -59,15 +69,25 @@ http {{
     # Fixed addresses, so upstream groups: their connections are kept open and reused instead
     # of one new TCP connection per request (compose resolves names per request instead). An
     # idle one is dropped after 4 s, before uvicorn's 5 s would close it under a request.
-    upstream auth_service {{
-        server 127.0.0.1:{settings.port("AUTH")}; keepalive 16; keepalive_timeout 4s;
-    }}
-    upstream orders_service {{
-        server 127.0.0.1:{settings.port("ORDERS")}; keepalive 32; keepalive_timeout 4s;
-    }}
+{upstream(settings, "auth")}
+{upstream(settings, "orders")}
     include {root / "gateway.conf"};
 }}
 """
+
+
+def upstream(settings: Settings, role: str) -> str:
+    count = settings.topology.count(role)
+    # one replica: as before, no failover to mark it down for
+    fails = " max_fails=1 fail_timeout=10s" if count > 1 else ""
+    servers = "".join(
+        f"        server 127.0.0.1:{settings.port(role.upper(), n)}{fails};\n"
+        for n in range(1, count + 1)
+    )
+    return (
+        f"    upstream {role}_service {{\n{servers}"
+        f"        keepalive {KEEPALIVE[role]}; keepalive_timeout 4s;\n    }}"
+    )
 
 
 def write_config(settings: Settings) -> None:

@@ -1,7 +1,9 @@
 """The topology in one place: every program the supervisor runs, with its command line, its
 working directory, how to tell that it is ready and how to stop it. The servers come first, then
 the services, in start order, under the names of `stack_control.processes` (checked when the
-table is built, so that the fault tests and this table cannot drift apart)."""
+table is built, so that the fault tests and this table cannot drift apart), each role as many
+times as the topology says: `kafka`, `kafka-2`, `kafka-3`; `orders`, `orders-2`; ... (the
+second replica of an API on the port of `stack_control.topology.port`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack_control.processes import NAMES
+from stack_control.topology import replica_name
 
 from . import kafka, nginx
 from .postgres import Postgres
@@ -36,26 +38,51 @@ def build(settings: Settings, postgres: Postgres) -> dict[str, Program]:
         for folder in ("auth-service", "orders-service", "order-processor")
     )
 
-    def api(name: str, app: str, port_name: str, directory: Path) -> Program:
-        port = settings.port(port_name)
-        command = (
-            f"{py / 'uvicorn'} {app} --host 127.0.0.1 --port {port} "
-            "--no-access-log --no-proxy-headers"
-        )
-        return Program(name, command, service_ready(port), directory)
+    topology = settings.topology
 
-    def loop(name: str, command: str, directory: Path) -> Program:
-        """A process without HTTP: started is as ready as it can be told."""
-        return Program(name, command, lambda: True, directory, stop_wait=30)
+    def api(name: str, app: str, port_name: str, directory: Path) -> tuple[Program, ...]:
+        def one(n: int) -> Program:
+            port = settings.port(port_name, n)
+            command = (
+                f"{py / 'uvicorn'} {app} --host 127.0.0.1 --port {port} "
+                "--no-access-log --no-proxy-headers"
+            )
+            return Program(replica_name(name, n), command, service_ready(port), directory)
+
+        return tuple(one(n) for n in range(1, topology.count(name) + 1))
+
+    def loop(name: str, command: str, directory: Path) -> tuple[Program, ...]:
+        """A process without HTTP: started is as ready as it can be told. `{name}` in the
+        command is the replica's name."""
+        return tuple(
+            Program(
+                replica_name(name, n),
+                command.format(name=replica_name(name, n)),
+                lambda: True,
+                directory,
+                stop_wait=30,
+            )
+            for n in range(1, topology.count(name) + 1)
+        )
+
+    def broker(n: int) -> Program:
+        return Program(
+            replica_name("kafka", n),
+            kafka.command(settings, n),
+            lambda: kafka.ready(settings, n),
+            root,
+            stop_wait=40,
+        )
 
     redis = (
         f"{shutil.which('redis-server') or 'redis-server'} --port {settings.port('REDIS')} "
         f"--bind 127.0.0.1 --dir {settings.stack_dir / 'redis'} --appendonly yes "
         "--appendfsync everysec --save '' --daemonize no"
     )
+    # each worker its own Celery node name: worker@host, worker-2@host
     worker = (
         f"{py / 'celery'} -A order_processor.celery_app worker --loglevel INFO "
-        "--hostname worker@%%h"
+        "--hostname {name}@%%h"
     )
     table = (
         # servers (as `postgres`, the repository itself may be out of reach: its own directory)
@@ -69,21 +96,21 @@ def build(settings: Settings, postgres: Postgres) -> dict[str, Program]:
             stop_wait=30,
         ),
         Program("redis", redis, lambda: redis_ready(settings.port("REDIS")), root),
-        Program(
-            "kafka", kafka.command(settings), lambda: kafka.ready(settings), root, stop_wait=40
-        ),
+        *(broker(n) for n in range(1, topology.brokers + 1)),
         # services
-        api("auth", "auth_service.main:app", "AUTH", auth),
-        api("orders", "orders_service.main:app", "ORDERS", orders),
-        loop("relay", f"{py / 'python'} -m orders_service.outbox_relay", orders),
-        api("processor", "order_processor.main:app", "PROCESSOR", processor),
-        loop("consumer", f"{py / 'python'} -m order_processor.consumer", processor),
-        loop("worker", worker, processor),
+        *api("auth", "auth_service.main:app", "AUTH", auth),
+        *api("orders", "orders_service.main:app", "ORDERS", orders),
+        *loop("relay", f"{py / 'python'} -m orders_service.outbox_relay", orders),
+        *api("processor", "order_processor.main:app", "PROCESSOR", processor),
+        *loop("consumer", f"{py / 'python'} -m order_processor.consumer", processor),
+        *loop("worker", worker, processor),
         Program(
             "gateway", nginx.command(settings), lambda: http_ok(nginx.live_url(settings)), root
         ),
     )
     names = tuple(program.name for program in table)
-    if names != NAMES:
-        raise RuntimeError(f"programs {names} differ from stack_control.processes {NAMES}")
+    if names != topology.processes:
+        raise RuntimeError(
+            f"programs {names} differ from stack_control.processes {topology.processes}"
+        )
     return {program.name: program for program in table}

@@ -4,6 +4,9 @@ overridden by `.env`, overridden by the environment (`stack_control.env.load_env
 
 State (data, logs, generated configuration) lives in $STACK_DIR (default: <repo>/.stack,
 git-ignored); a second stack needs only another STACK_DIR and other `*_PORT` values.
+
+The topology (one broker or three, one replica or two: `stack_control.topology`) is the one the
+running stack's `up` recorded; `up` itself takes STACK_BROKERS / STACK_REPLICAS when given.
 """
 
 from __future__ import annotations
@@ -12,14 +15,23 @@ import os
 import re
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from stack_control import topology as topologies
 from stack_control.env import load_env
+from stack_control.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[3]
 # Every port the stack listens on, each a `<NAME>_PORT` setting.
 PORTS = ("GATEWAY", "AUTH", "ORDERS", "PROCESSOR", "POSTGRES", "REDIS", "KAFKA", "KAFKA_CONTROLLER")
+# the listeners of roles that run more than once, and the role each belongs to
+REPLICATED_PORTS = {
+    "AUTH": "auth",
+    "ORDERS": "orders",
+    "KAFKA": "kafka",
+    "KAFKA_CONTROLLER": "kafka",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,7 @@ class Settings:
     stack_dir: Path
     kafka_home: Path
     is_root: bool
+    topology: Topology = field(default_factory=Topology)
 
     @property
     def venv_bin(self) -> Path:
@@ -38,8 +51,17 @@ class Settings:
     def logs(self) -> Path:
         return self.stack_dir / "logs"
 
-    def port(self, name: str) -> int:
-        return int(self.env[f"{name}_PORT"])
+    def port(self, name: str, replica: int = 1) -> int:
+        return topologies.port(self.env, name, replica)
+
+    def ports(self) -> dict[str, int]:
+        """Every port this topology listens on, by its setting's name."""
+        found = {}
+        for name in PORTS:
+            count = self.topology.count(REPLICATED_PORTS.get(name, ""))
+            for n in range(1, count + 1):
+                found[f"{name}_{n}_PORT" if n > 1 else f"{name}_PORT"] = self.port(name, n)
+        return found
 
     @property
     def digest(self) -> str:
@@ -63,11 +85,17 @@ def kafka_version(root: Path) -> str:
     return found.group(1)
 
 
-def load(root: Path = ROOT) -> Settings:
+def load(root: Path = ROOT, *, requested: bool = False) -> Settings:
+    """The settings of the running stack; with `requested`, of the topology asked for in
+    STACK_BROKERS / STACK_REPLICAS (for `up`), else of the recorded one."""
     env = load_env(root)
-    stack_dir = Path(env.get("STACK_DIR", str(root / ".stack"))).resolve()
+    stack_dir = topologies.stack_dir(env, root)
+    topology = topologies.current(env, root)
+    if requested:
+        topology = topologies.requested(env) or topology
     if "KAFKA_HOME" in env:
         kafka_home = Path(env["KAFKA_HOME"])
     else:
         kafka_home = Path.home() / ".cache" / "orders-stack" / f"kafka-{kafka_version(root)}"
-    return Settings(root, env, stack_dir, kafka_home, is_root=os.geteuid() == 0)
+    env = topologies.with_topology(env, topology)
+    return Settings(root, env, stack_dir, kafka_home, os.geteuid() == 0, topology)

@@ -68,6 +68,10 @@ def render_conf(settings: Settings, programs: Iterable[Program], launcher: str) 
     return "\n".join(lines) + "\n"
 
 
+def _alive(pid: str) -> bool:
+    return pid.isdigit() and Path(f"/proc/{pid}").exists()
+
+
 class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -108,32 +112,72 @@ class Supervisor:
         )
         wait_for(self.settings, "supervisor", self.running, 15)
 
-    def start(self, program: Program, seconds: float = 90) -> None:
-        """Start `program` and wait until it is ready."""
-        result = self.ctl("start", program.name)
-        if result.returncode != 0 and "already started" not in result.stdout:
-            tail = (self.settings.logs / f"{program.name}.log").read_text()[-3000:]
-            sys.exit(f"{program.name} did not start: {result.stdout.strip()}\n{tail}")
-        wait_for(self.settings, program.name, program.ready, seconds)
-        log.info("%-9s ready", program.name)
+    def start(self, *programs: Program, seconds: float = 90) -> None:
+        """Start `programs` together, then wait until each is ready (three Kafka brokers are
+        ready only together: a controller alone has no quorum)."""
+        for program in programs:
+            result = self.ctl("start", program.name)
+            if result.returncode != 0 and "already started" not in result.stdout:
+                log_file = self.settings.logs / f"{program.name}.log"
+                tail = log_file.read_text()[-3000:] if log_file.exists() else ""
+                sys.exit(f"{program.name} did not start: {result.stdout.strip()}\n{tail}")
+        for program in programs:
+            wait_for(self.settings, program.name, program.ready, seconds)
+            log.info("%-9s ready", program.name)
 
-    def stop(self, program: Program) -> None:
-        self.ctl("stop", program.name)
-        log.info("%-9s stopped", program.name)
+    def stop(self, *programs: Program) -> None:
+        """Stop `programs` at once, not one after the other: brokers stopped in turn would
+        leave the last ones without a controller quorum to shut down cleanly with."""
+        running = [
+            subprocess.Popen(
+                [
+                    str(self.settings.venv_bin / "supervisorctl"),
+                    "-c",
+                    str(self.conf),
+                    "stop",
+                    program.name,
+                ],
+                stdout=subprocess.DEVNULL,
+                env=self.settings.env,
+            )
+            for program in programs
+        ]
+        for process, program in zip(running, programs, strict=True):
+            process.wait()
+            log.info("%-9s stopped", program.name)
 
-    def kill(self, program: Program) -> None:
-        """SIGKILL, as a crash would: the supervisor starts the process again by itself."""
-        result = self.ctl("signal", "KILL", program.name)
+    def kill(self, *programs: Program, stay_down: bool = False) -> None:
+        """SIGKILL, as a crash would, all `programs` in one call (a role's replicas crash
+        together): the supervisor starts each again by itself; with `stay_down`, the
+        restarted one is stopped at once, until `start`."""
+        names = [program.name for program in programs]
+        pids = [self.ctl("pid", name).stdout.strip() for name in names] if stay_down else []
+        result = self.ctl("signal", "KILL", *names)
         if result.returncode != 0:
-            sys.exit(f"could not kill {program.name}: {result.stdout.strip()}")
-        log.info("%-9s killed", program.name)
+            sys.exit(f"could not kill {', '.join(names)}: {result.stdout.strip()}")
+        log.info("%-9s killed", ", ".join(names))
+        for name, pid in zip(names, pids, strict=False):
+            self._keep_down(name, pid)
+
+    def _keep_down(self, name: str, pid: str) -> None:
+        wait_for(self.settings, f"{name} gone", lambda: not _alive(pid), 30)
+        wait_for(self.settings, f"{name} kept down", lambda: self._stopped(name), 30)
+        log.info("%-9s kept down", name)
+
+    def _stopped(self, name: str) -> bool:
+        """Stopped for good; what `signal` ended may have been restarted meanwhile: stop it."""
+        state = self.ctl("status", name).stdout.split()
+        if len(state) > 1 and state[1] == "STOPPED":
+            return True
+        self.ctl("stop", name)
+        return False
 
     def shutdown(self) -> None:
         """Stop the services first, then the servers they depend on, then supervisord; return
         once its pid file is gone."""
         if self.running():
-            for name in reversed(SERVICES):
-                self.ctl("stop", name)
+            for role in reversed(SERVICES):
+                self.ctl("stop", *self.settings.topology.replicas_of(role))
             self.ctl("stop", "all")
             self.ctl("shutdown")
             wait_for(self.settings, "supervisor shutdown", lambda: not self.running(), 60)

@@ -10,8 +10,9 @@ from pathlib import Path
 from stack.settings import PORTS, ROOT, Settings
 from stack_control.env import load_env
 
-# 18000, 18001, ... for GATEWAY_PORT, AUTH_PORT, ...: none of them a default port
-MOVED_PORTS = {f"{name}_PORT": str(18000 + i) for i, name in enumerate(PORTS)}
+# 18000, 18020, ... for GATEWAY_PORT, AUTH_PORT, ...: none of them a default port, with room
+# between them for the replicas' ports (stack_control.topology.port)
+MOVED_PORTS = {f"{name}_PORT": str(18000 + 20 * i) for i, name in enumerate(PORTS)}
 DEFAULT_PORTS = re.compile(r"\b(8000|8001|8002|8003|5432|6379|9092|9093)\b")
 
 

@@ -9,6 +9,7 @@ from stack import programs as table
 from stack.postgres import Postgres
 from stack.programs import Program
 from stack.settings import Settings
+from stack_control import topology
 from stack_control.processes import NAMES, SERVERS, SERVICES
 from tests.support import DEFAULT_PORTS, MOVED_PORTS
 
@@ -21,7 +22,7 @@ def test_the_table_has_stack_controls_names_servers_first(programs: dict[str, Pr
 def test_a_table_that_drifts_from_stack_controls_names_is_refused(
     settings: Settings, programs: dict[str, Program], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(table, "NAMES", (*NAMES, "scheduler"))
+    monkeypatch.setattr(topology, "SERVICES", (*SERVICES, "scheduler"))
     with pytest.raises(RuntimeError, match=r"differ from stack_control\.processes"):
         table.build(settings, Postgres(settings))
 

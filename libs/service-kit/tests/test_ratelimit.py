@@ -12,6 +12,7 @@ import pytest
 from service_kit.errors import TooManyRequests
 from service_kit.logging import Throttled
 from service_kit.ratelimit import RateLimiter, parse_limits
+from service_kit.redis import AutoPipeline, make_redis
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ async def test_a_failing_redis_costs_one_bounded_wait_then_memory_counts(
     kind: str, hung_redis: str
 ) -> None:
     url = hung_redis if kind == "hung" else "redis://127.0.0.1:1/0"
-    limiter = RateLimiter(url, timeout_seconds=0.1)
+    limiter = RateLimiter(AutoPipeline(make_redis(url, 0.1)))
     limits = parse_limits("3/minute")
 
     started = time.monotonic()
@@ -47,7 +48,7 @@ async def test_a_failing_redis_costs_one_bounded_wait_then_memory_counts(
 
 
 async def test_refuse_if_exceeded_counts_nothing_and_count_refuses_nothing() -> None:
-    limiter = RateLimiter("redis://127.0.0.1:1/0")
+    limiter = RateLimiter(AutoPipeline(make_redis("redis://127.0.0.1:1/0")))
     limits = parse_limits("2/minute")
     for _ in range(5):
         await limiter.refuse_if_exceeded(limits, "test", "k")
@@ -76,7 +77,9 @@ def test_throttled_logs_once_a_second_and_counts_the_rest() -> None:
 async def test_a_refused_key_is_refused_from_memory_until_its_window_resets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    limiter = RateLimiter("redis://127.0.0.1:1/0", timeout_seconds=0.1)  # counts in memory
+    limiter = RateLimiter(
+        AutoPipeline(make_redis("redis://127.0.0.1:1/0", 0.1))
+    )  # counts in memory
     limits = parse_limits("2/minute")
     for _ in range(2):
         await limiter.check(limits, "test", "client-a")
@@ -85,11 +88,11 @@ async def test_a_refused_key_is_refused_from_memory_until_its_window_resets(
 
     asked: list[object] = []
 
-    async def storage(op: object) -> object:
-        asked.append(op)
-        return True  # the storage would let it through: it is not asked
+    async def counters(item: object, scope: str, key: str, amount: int) -> int:
+        asked.append(key)
+        return 1  # the counters would let it through: they are not asked
 
-    monkeypatch.setattr(limiter, "_on_storage", storage)
+    monkeypatch.setattr(limiter, "_add", counters)
     with pytest.raises(TooManyRequests) as again:
         await limiter.check(limits, "test", "client-a")
     assert asked == []

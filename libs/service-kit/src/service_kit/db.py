@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import literal, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, literal, select
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from service_kit.error_handlers import is_lost_connection
 
 
 def postgres_url(url: str, driver: str | None = None) -> str:
@@ -38,12 +43,16 @@ def make_engine(
 ) -> AsyncEngine:
     """An engine whose every wait is bounded: the pool checkout and the connect by
     `connect_timeout`, each statement by `statement_timeout` on the client (asyncpg cancels it;
-    this holds even when the server is frozen and answers nothing) and on the server."""
-    return create_async_engine(
+    this holds even when the server is frozen and answers nothing) and on the server.
+
+    A connection is pinged at checkout only after it sat idle (`ping_when_idle`): a ping per
+    request would cost a round trip (three statements on asyncpg) on the hot path. One that
+    dies while in use fails its statement with a 503 (error_handlers.py) and is marked
+    disconnected, so SQLAlchemy drops it and every connection the pool opened before it."""
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={
             "timeout": connect_timeout,
@@ -53,6 +62,41 @@ def make_engine(
         # an error's message never carries the bound values (emails, password hashes)
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine, "handle_error", _lost_connection_is_a_disconnect)
+    ping_when_idle(engine.sync_engine)
+    return engine
+
+
+# A connection back from the pool after this long idle is pinged before use: a restarted server
+# leaves the pool full of dead ones. One in steady use is not: no round trip per request.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """`pool_pre_ping` for connections idle longer than `idle_seconds` only; a failed ping makes
+    the pool replace the connection (for the async engines too: pass `engine.sync_engine`)."""
+
+    def returned(_: Any, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: ConnectionPoolEntry, _: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("an idle connection failed its ping") from exc
+
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checked_out)
+
+
+def _lost_connection_is_a_disconnect(context: ExceptionContext) -> None:
+    """asyncpg's "connection is closed" is not always taken for a disconnect by SQLAlchemy
+    (it asks the connection, which may not know yet): a lost link by our reckoning is one."""
+    if not context.is_disconnect and is_lost_connection(context.original_exception):
+        context.is_disconnect = True
 
 
 async def ping(engine: AsyncEngine) -> None:
@@ -89,6 +133,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         for hook in session.info.pop(_AFTER_COMMIT, []):
             await hook()
 
+
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """For a read that may need no database at all (a cache hit): it opens a session only when
+    it must, and commits nothing."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 
 # scope="function": FastAPI ends the dependency (commit, hooks) before the response is sent, so
 # a failed commit is never preceded by a 2xx and a client reads its own writes.

@@ -88,14 +88,25 @@ def _json_safe(value: Any) -> Any:
     return _json_safe(str(value))
 
 
+def is_lost_connection(exc: BaseException) -> bool:
+    """The link to the database is gone (the server restarted or closed it): the error itself,
+    or one it was raised from, is a connection failure by class name or a ConnectionError."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionError) or type(cause).__name__ in _CONNECTION_FAILURE_NAMES:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    if is_lost_connection(exc):
+        return True
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, (OSError, TimeoutError, ConnectionError, PoolTimeout)):
-            return True
-        if type(cause).__name__ in _CONNECTION_FAILURE_NAMES:
+        if isinstance(cause, (OSError, TimeoutError, PoolTimeout)):
             return True
         cause = cause.__cause__ or cause.__context__
     return False

@@ -1,5 +1,7 @@
-"""Rate limiting shared across replicas: fixed windows counted in Redis by the async storage of
-`limits`, so a slow, hung or unresolvable Redis never blocks the event loop.
+"""Rate limiting shared across replicas: fixed windows (each starts with its key's first count)
+counted in Redis, every request counted and answered from the shared count; the counters
+(counters.py) pipeline the requests of one event-loop turn into one round trip, and a slow,
+hung or unresolvable Redis never blocks the event loop.
 
 Every check is bounded by a short timeout. When Redis fails, counting falls back to per-process
 memory (logged once) and Redis is tried again after a back-off, so the API stays up and still
@@ -12,21 +14,19 @@ behind the gateway, X-Forwarded-For) is `proxies.py`'s.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from operator import methodcaller
-from typing import Any, NoReturn
+from typing import NoReturn, TypeVar
 
 import structlog
 from fastapi import Request
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import FixedWindowRateLimiter
 
+from service_kit.counters import Counters, MemoryCounters, RedisCounters
 from service_kit.errors import TooManyRequests
 from service_kit.logging import Throttled
+from service_kit.redis import AutoPipeline
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +36,7 @@ MAX_BACKOFF_SECONDS = 30.0
 REMEMBERED_REFUSALS = 10_000
 # a flood is refused request by request, but logged once a second
 _log_exceeded = Throttled(log, "ratelimit.exceeded")
+T = TypeVar("T")
 
 
 def parse_limits(text: str) -> list[RateLimitItem]:
@@ -44,18 +45,12 @@ def parse_limits(text: str) -> list[RateLimitItem]:
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str, enabled: bool = True, timeout_seconds: float = 0.1) -> None:
+    def __init__(self, redis: AutoPipeline, enabled: bool = True) -> None:
+        """`redis`: the service's pipeline (the cache's too, so that both share round trips);
+        its bound is each check's."""
         self.enabled = enabled
-        self.timeout = timeout_seconds
-        shared = RedisStorage(
-            f"async+{redis_url}",
-            implementation="redispy",
-            key_prefix=KEY_PREFIX,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-        )
-        self._shared = FixedWindowRateLimiter(shared)
-        self._local = FixedWindowRateLimiter(MemoryStorage())
+        self.shared = RedisCounters(redis)
+        self.local = MemoryCounters()
         self._failures = 0
         self._retry_shared_at = 0.0
         self._refused_until: dict[tuple[str, str, str], float] = {}
@@ -66,7 +61,7 @@ class RateLimiter:
             return
         for item in limits:
             self._refuse_if_remembered(item, scope, key)
-            if not await self._on_storage(methodcaller("hit", item, scope, key)):
+            if await self._add(item, scope, key, 1) > item.amount:
                 await self._refuse(item, scope, key)
 
     async def refuse_if_exceeded(
@@ -77,7 +72,7 @@ class RateLimiter:
             return
         for item in limits:
             self._refuse_if_remembered(item, scope, key)
-            if not await self._on_storage(methodcaller("test", item, scope, key)):
+            if await self._add(item, scope, key, 0) >= item.amount:
                 await self._refuse(item, scope, key)
 
     async def count(self, limits: Sequence[RateLimitItem], scope: str, key: str) -> None:
@@ -85,7 +80,7 @@ class RateLimiter:
         if not self.enabled:
             return
         for item in limits:
-            await self._on_storage(methodcaller("hit", item, scope, key))
+            await self._add(item, scope, key, 1)
 
     def _refuse_if_remembered(self, item: RateLimitItem, scope: str, key: str) -> None:
         remembered = (scope, key, str(item))
@@ -100,21 +95,26 @@ class RateLimiter:
         raise TooManyRequests(f"rate limit exceeded: {item}", max(1, math.ceil(left)))
 
     async def _refuse(self, item: RateLimitItem, scope: str, key: str) -> NoReturn:
-        stats = await self._on_storage(methodcaller("get_window_stats", item, scope, key))
-        self._refused_until[(scope, key, str(item))] = stats.reset_time
+        name, period = _counter(item, scope, key)
+        resets_at = await self._on_counters(lambda counters: counters.resets_at(name, period))
+        self._refused_until[(scope, key, str(item))] = resets_at
         if len(self._refused_until) > REMEMBERED_REFUSALS:
             del self._refused_until[next(iter(self._refused_until))]
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        retry_after = max(1, math.ceil(resets_at - time.time()))
         _log_exceeded(scope=scope, limit=str(item))
         raise TooManyRequests(f"rate limit exceeded: {item}", retry_after)
 
-    async def _on_storage(self, op: Callable[[FixedWindowRateLimiter], Awaitable[Any]]) -> Any:
-        """`op` on the shared counters in Redis, or on this process's while Redis is failing.
-        The bound covers name resolution and connecting too."""
+    async def _add(self, item: RateLimitItem, scope: str, key: str, amount: int) -> int:
+        """The count of `key`'s current window of `item` after adding `amount`."""
+        name, period = _counter(item, scope, key)
+        return await self._on_counters(lambda counters: counters.add(name, period, amount))
+
+    async def _on_counters(self, op: Callable[[Counters], Awaitable[T]]) -> T:
+        """`op` on the shared counters in Redis, or on this process's while Redis is failing
+        (each call bounded by the pipeline's bound)."""
         if time.monotonic() >= self._retry_shared_at:
             try:
-                async with asyncio.timeout(self.timeout * 4):
-                    result = await op(self._shared)
+                result = await op(self.shared)
             except Exception as exc:  # Redis down, hung or gone: count locally for a while
                 self._fail(exc)
             else:
@@ -122,7 +122,7 @@ class RateLimiter:
                     log.info("ratelimit.redis_recovered", after_failures=self._failures)
                     self._failures = 0
                 return result
-        return await op(self._local)
+        return await op(self.local)
 
     def _fail(self, exc: Exception) -> None:
         self._failures += 1
@@ -130,6 +130,12 @@ class RateLimiter:
         self._retry_shared_at = time.monotonic() + backoff
         if self._failures == 1:
             log.warning("ratelimit.redis_unavailable", error=type(exc).__name__, fallback="memory")
+
+
+def _counter(item: RateLimitItem, scope: str, key: str) -> tuple[str, int]:
+    """The counter of `key` for `item` in `scope`, and its window's length in seconds."""
+    period = item.get_expiry()
+    return f"{KEY_PREFIX}/{scope}/{key}/{item.amount}per{period}s", period
 
 
 def rate_limit(

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from stack_control.processes import NAMES
+from stack_control.topology import Topology, current, is_name
 
 # The native stack's command line: a package run as a folder (`infra/native/stack/__main__.py`).
 NATIVE_STACK = Path("infra") / "native" / "stack"
@@ -35,34 +35,56 @@ def under_compose() -> bool:
     return os.environ.get("STACK_CONTROLLER", "native") == "compose"
 
 
+def current_topology() -> Topology:
+    """The running stack's topology (the one its `up` recorded)."""
+    return current(os.environ, repo_root())
+
+
+def processes(name: str) -> tuple[str, ...]:
+    """The processes (compose: the services) a name means; an unknown name is refused."""
+    if not is_name(name):
+        raise ValueError(f"unknown process {name!r}")
+    return current_topology().resolve(name)
+
+
+def stack_dir() -> Path:
+    return Path(os.environ.get("STACK_DIR", repo_root() / ".stack"))
+
+
 def compose(*args: str) -> list[str]:
     """A `docker compose` command line for the running compose stack."""
     return ["bash", str(repo_root() / "infra" / "docker" / "compose.sh"), *args]
 
 
 def _command(action: str, name: str) -> list[str]:
-    if name not in NAMES:
+    if not is_name(name):
         raise ValueError(f"unknown process {name!r}")
     if under_compose():
+        services = processes(name)
         if action == "start":  # and wait until its healthcheck passes, as the native one does
-            return compose("up", "--detach", "--wait", "--wait-timeout", "120", name)
-        return compose(action, name)
+            return compose("up", "--detach", "--wait", "--wait-timeout", "120", *services)
+        return compose(action, *services)
     return [sys.executable, str(repo_root() / NATIVE_STACK), action, name]
 
 
-def kill(name: str) -> None:
+def kill(name: str, *, stay_down: bool = False) -> None:
     """SIGKILL `name`, as a crash would; its supervisor (or compose's restart policy) brings it
-    back.
+    back, unless `stay_down`: then it stays stopped until `start(name)`.
 
     Under compose the container's first process is killed from the host: `docker kill` would
     count as a deliberate stop, after which the restart policy does not restart the container.
     """
+    services = processes(name)
     if not under_compose():
-        subprocess.run(_command("kill", name), check=True, cwd=repo_root(), capture_output=True)
+        flags = ["--stay-down"] if stay_down else []
+        command = [sys.executable, str(repo_root() / NATIVE_STACK), "kill", *flags, name]
+        subprocess.run(command, check=True, cwd=repo_root(), capture_output=True)
         return
-    if name not in NAMES:
-        raise ValueError(f"unknown process {name!r}")
-    os.kill(int(docker("inspect", "-f", "{{.State.Pid}}", container_id(name))), signal.SIGKILL)
+    for service in services:
+        pid = docker("inspect", "-f", "{{.State.Pid}}", container_id(service))
+        os.kill(int(pid), signal.SIGKILL)
+    if stay_down:
+        stop(name)
 
 
 def container_id(service: str) -> str:
@@ -89,12 +111,11 @@ def start(name: str) -> None:
 
 
 def log_text(name: str) -> str:
-    """Everything one process of the stack has logged so far."""
-    if name not in NAMES:
-        raise ValueError(f"unknown process {name!r}")
+    """Everything one process of the stack (every replica of a role) has logged so far."""
+    names = processes(name)
     if under_compose():
         result = subprocess.run(
-            compose("logs", "--no-color", "--no-log-prefix", name),
+            compose("logs", "--no-color", "--no-log-prefix", *names),
             check=True,
             cwd=repo_root(),
             capture_output=True,
@@ -102,9 +123,8 @@ def log_text(name: str) -> str:
             errors="replace",
         )
         return result.stdout
-    stack_dir = Path(os.environ.get("STACK_DIR", repo_root() / ".stack"))
-    path = stack_dir / "logs" / f"{name}.log"
-    return path.read_text(errors="replace") if path.exists() else ""
+    paths = [stack_dir() / "logs" / f"{process}.log" for process in names]
+    return "".join(path.read_text(errors="replace") for path in paths if path.exists())
 
 
 @contextmanager

@@ -16,14 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from stack_control import compose, repo_root, under_compose
-from stack_control.processes import NAMES
+from stack_control import compose, processes, repo_root, stack_dir, under_compose
 
 
 def _native_pid(name: str) -> int:
     root = repo_root()
-    stack_dir = Path(os.environ.get("STACK_DIR", root / ".stack"))
-    conf = stack_dir / "supervisord.conf"
+    conf = stack_dir() / "supervisord.conf"
     supervisorctl = [str(root / ".venv/bin/supervisorctl"), "-c", str(conf)]
     result = subprocess.run(
         [*supervisorctl, "pid", name],
@@ -62,13 +60,14 @@ def _signal_tree(name: str, signum: signal.Signals) -> None:
 
 
 def _suspend(name: str, compose_verb: str, signum: signal.Signals) -> None:
-    if name not in NAMES:
-        raise ValueError(f"unknown process {name!r}")
+    """Every replica `name` means (`stack_control.topology`)."""
+    names = processes(name)
     if under_compose():
-        command = compose(compose_verb, name)
+        command = compose(compose_verb, *names)
         subprocess.run(command, check=True, cwd=repo_root(), capture_output=True)
     else:
-        _signal_tree(name, signum)
+        for process in names:
+            _signal_tree(process, signum)
 
 
 def freeze(name: str) -> None:

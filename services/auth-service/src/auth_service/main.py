@@ -17,7 +17,7 @@ from service_kit.db import make_engine
 from service_kit.logging import configure_logging
 from service_kit.proxies import TrustedProxies
 from service_kit.ratelimit import RateLimiter
-from service_kit.redis import make_redis
+from service_kit.redis import AutoPipeline, make_redis
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tokens = TokenService.from_settings(settings)
     hasher = PasswordHasher(settings.bcrypt_rounds)
     trusted = TrustedProxies(settings.trusted_proxies)
-    limiter = RateLimiter(settings.redis_url, enabled=settings.rate_limit_enabled)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
     redis = make_redis(settings.redis_url)
+    limiter = RateLimiter(AutoPipeline(redis), enabled=settings.rate_limit_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

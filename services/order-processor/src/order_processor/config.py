@@ -36,6 +36,9 @@ class Settings(ServiceSettings):
     worker_concurrency: int = Field(default=128, ge=1)
     # How often stored offsets are committed (they are stored only after the task is queued).
     commit_interval_ms: int = 1000
+    # At most this many messages handled together: one inbox transaction, one broker pipeline.
+    # A batch is what has arrived already, so a lone message is not held back waiting for more.
+    consumer_batch_size: int = Field(default=500, ge=1)
     order_processing_seconds: float = Field(
         default=2.0,
         ge=0,

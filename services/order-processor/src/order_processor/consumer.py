@@ -1,16 +1,19 @@
 """The `new_order` consumer: one Celery task per event, no event lost, none applied twice.
 
-For each message:
-1. validate it with `contracts`; an invalid one goes to `new_order.dlq` with the reason in a
-   header, and its offset is stored so the consumer moves on;
-2. hand the event to the intake use case (`services.intake.accept`: the inbox row and the
-   Celery task in one transaction, a duplicate skipped);
-3. only then store the offset (`enable.auto.offset.store=false`); the auto-commit thread and
-   `close()` commit stored offsets only.
+Messages are handled in batches of what has arrived (up to PROCESSOR_CONSUMER_BATCH_SIZE):
+1. each is validated with `contracts`;
+2. the valid ones go to the intake use case (`services.intake.accept_all`: the inbox rows in one
+   statement and their Celery tasks on one broker connection, all in one transaction committed
+   after the broker took them; duplicates skipped);
+3. an invalid one goes to `new_order.dlq` with the reason in a header;
+4. only then are the offsets stored, per partition the highest handled + 1
+   (`enable.auto.offset.store=false`); the auto-commit thread and `close()` commit stored
+   offsets only.
 
-This module is the Kafka side only. If PostgreSQL or the broker is down, the consumer seeks
-back to the message, backs off and retries; nothing is committed meanwhile. SIGTERM finishes
-the message in hand, commits and closes.
+This module is the Kafka side only. If PostgreSQL or the broker is down, nothing of the batch
+is committed: the consumer stores what was handled, seeks every partition back to its first
+unhandled message, backs off and retries. Each partition is handled in its order. SIGTERM
+finishes the batch in hand, commits and closes.
 
 Run: `python -m order_processor.consumer`.
 """
@@ -20,7 +23,8 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from types import FrameType
 from typing import Any
@@ -51,8 +55,9 @@ log = structlog.get_logger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
 MAX_DLQ_ATTEMPTS = 10
 
-# The intake use case with its inbox and queue bound (services.intake.accept in production).
-Intake = Callable[[NewOrderEvent], intake.Outcome]
+# The intake use case with its inbox and queue bound (services.intake.accept_all in production):
+# one outcome per event, in order.
+Intake = Callable[[Sequence[NewOrderEvent]], list[intake.Outcome]]
 
 
 class DeadLetterNotDelivered(RuntimeError):
@@ -60,7 +65,7 @@ class DeadLetterNotDelivered(RuntimeError):
 
 
 class Stop:
-    """Set by SIGTERM/SIGINT; the loop finishes the message in hand and exits."""
+    """Set by SIGTERM/SIGINT; the loop finishes the batch in hand and exits."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -89,30 +94,31 @@ class OrderConsumer:
         self.handled = 0
         self.heartbeat = Heartbeat(settings.heartbeat_file)
 
-    def handle(self, msg: Message) -> None:
-        """Handle one message: returns once its offset may be stored, raises when the message
-        must be tried again."""
-        headers = dict(msg.headers() or [])
-        correlation_id = _text(headers.get("correlation_id"))
-        bind_correlation_id(correlation_id or None)
-        try:
-            try:
-                event = parse_new_order(msg.value() or b"")
-            except (ValidationError, ValueError) as exc:
-                self._dead_letter(msg, _reason(exc))
-                return
-            if self.accept(event) is intake.Outcome.DUPLICATE:
-                log.info("consumer.duplicate_skipped", event_id=str(event.event_id))
-                return
-            log.info(
-                "consumer.task_queued",
-                event_id=str(event.event_id),
-                order_id=str(event.data.order_id),
-                partition=msg.partition(),
-                offset=msg.offset(),
-            )
-        finally:
-            clear_correlation_id()
+    def handle(self, batch: Sequence[Message], handled: list[Message]) -> None:
+        """Handle a batch: every message whose offset may be stored is appended to `handled`;
+        raises when the rest must be tried again. The valid events are taken in first, in one
+        transaction, then the invalid messages are dead-lettered one by one."""
+        parsed = [(msg, _parse(msg)) for msg in batch]
+        valid = [(msg, item) for msg, item in parsed if isinstance(item, NewOrderEvent)]
+        outcomes = self.accept([event for _, event in valid]) if valid else []
+        for (msg, event), outcome in zip(valid, outcomes, strict=True):
+            with _correlated(msg):
+                if outcome is intake.Outcome.DUPLICATE:
+                    log.info("consumer.duplicate_skipped", event_id=str(event.event_id))
+                else:
+                    log.info(
+                        "consumer.task_queued",
+                        event_id=str(event.event_id),
+                        order_id=str(event.data.order_id),
+                        partition=msg.partition(),
+                        offset=msg.offset(),
+                    )
+            handled.append(msg)
+        for msg, item in parsed:
+            if isinstance(item, str):
+                with _correlated(msg):
+                    self._dead_letter(msg, item)
+                handled.append(msg)
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
         """Send an invalid message to the DLQ; raises DeadLetterNotDelivered while Kafka refuses
@@ -159,42 +165,109 @@ class OrderConsumer:
         log.info("consumer.started", group=self.settings.consumer_group, topic=self.settings.topic)
         while not stop.requested:
             self.heartbeat.beat()
-            msg = self.consumer.poll(1.0)
-            if msg is None:
+            batch = self._next_batch()
+            if not batch:
                 continue
-            error = msg.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer.kafka_error", error=str(error))
-                continue
+            handled: list[Message] = []
             try:
-                self.handle(msg)
+                self.handle(batch, handled)
             except Exception as exc:
-                self._back_off(msg, exc)
+                self._store(batch, handled)
+                self._back_off(batch, handled, exc)
                 continue
-            self.consumer.store_offsets(message=msg)
-            self.handled += 1
+            self._store(batch, handled)
+            self.handled += len(batch)
             if self.failures:
                 log.info("consumer.recovered", after_failures=self.failures)
             self.failures = 0
         log.info("consumer.stopping")
 
-    def _back_off(self, msg: Message, exc: Exception) -> None:
-        """Go back to the failed message and wait before trying it again."""
+    def _next_batch(self) -> list[Message]:
+        """What has arrived, up to the batch size, without waiting for more: the first message
+        is waited for (at most a second), the rest are those fetched already. Errors are logged
+        and left out."""
+        batch = self.consumer.consume(num_messages=1, timeout=1.0)
+        if batch and self.settings.consumer_batch_size > 1:
+            more = self.settings.consumer_batch_size - 1
+            batch += self.consumer.consume(num_messages=more, timeout=0)
+        messages = []
+        for msg in batch:
+            error = msg.error()
+            if error is None:
+                messages.append(msg)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer.kafka_error", error=str(error))
+        return messages
+
+    def _store(self, batch: Sequence[Message], handled: list[Message]) -> None:
+        """Store, per partition, the offset after its handled head: the messages of the batch
+        before its first unhandled one."""
+        offsets = [
+            TopicPartition(topic, partition, after_head)
+            for (topic, partition), (after_head, _) in _heads(batch, handled).items()
+            if after_head is not None
+        ]
+        if offsets:
+            self.consumer.store_offsets(offsets=offsets)
+
+    def _back_off(self, batch: Sequence[Message], handled: list[Message], exc: Exception) -> None:
+        """Go back, on every partition, to its first unhandled message and wait before trying
+        again."""
         self.failures += 1
+        first = [
+            (topic, partition, unhandled)
+            for (topic, partition), (_, unhandled) in _heads(batch, handled).items()
+            if unhandled is not None
+        ]
         delay = logged_retry_delay(
             "consumer.retry",
             exc,
             self.failures,
             base=0.2,
             cap=MAX_BACKOFF_SECONDS,
-            partition=msg.partition(),
-            offset=msg.offset(),
+            partition=first[0][1] if first else None,
+            offset=first[0][2] if first else None,
+            partitions=len(first),
         )
-        self.consumer.seek(
-            TopicPartition(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-        )
+        for topic, partition, offset in first:
+            self.consumer.seek(TopicPartition(topic, partition, offset))
         self.sleep(delay)
+
+
+def _heads(
+    batch: Sequence[Message], handled: list[Message]
+) -> dict[tuple[str, int], tuple[int | None, int | None]]:
+    """Per partition of the batch: the offset after its handled head (None if its first message
+    is unhandled) and its first unhandled offset (None if all are handled)."""
+    done = {id(msg) for msg in handled}
+    heads: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+    for msg in batch:
+        where, offset = (msg.topic() or "", msg.partition() or 0), msg.offset() or 0
+        after_head, unhandled = heads.get(where, (None, None))
+        if unhandled is None and id(msg) in done:
+            heads[where] = (offset + 1, None)
+        elif unhandled is None:
+            heads[where] = (after_head, offset)
+    return heads
+
+
+def _parse(msg: Message) -> NewOrderEvent | str:
+    """The message's event, or why it is invalid."""
+    try:
+        return parse_new_order(msg.value() or b"")
+    except (ValidationError, ValueError) as exc:
+        return _reason(exc)
+
+
+@contextmanager
+def _correlated(msg: Message) -> Iterator[None]:
+    """The message's correlation id on the log lines of its handling."""
+    headers = dict(msg.headers() or [])
+    bind_correlation_id(_text(headers.get("correlation_id")) or None)
+    try:
+        yield
+    finally:
+        clear_correlation_id()
 
 
 def _text(value: Any) -> str:
@@ -209,14 +282,9 @@ def _reason(exc: Exception) -> str:
     return f"invalid new_order: {exc}"
 
 
-def main() -> None:
-    settings = get_settings()
-    configure_logging("order-processor", settings.log_level, settings.log_json)
-    stop = Stop()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    kafka_log = logging.getLogger("librdkafka")
-    consumer = Consumer(
+def kafka_consumer(settings: Settings) -> Consumer:
+    """The group's consumer: offsets stored by the loop only, committed by librdkafka."""
+    return Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "group.id": settings.consumer_group,
@@ -227,20 +295,32 @@ def main() -> None:
             "session.timeout.ms": 10000,
             "max.poll.interval.ms": 300000,
         },
-        logger=kafka_log,
+        logger=logging.getLogger("librdkafka"),
     )
-    dlq = Producer(
+
+
+def dlq_producer(settings: Settings) -> Producer:
+    return Producer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
             "enable.idempotence": True,
             "acks": "all",
         },
-        logger=kafka_log,
+        logger=logging.getLogger("librdkafka"),
     )
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging("order-processor", settings.log_level, settings.log_json)
+    stop = Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    consumer, dlq = kafka_consumer(settings), dlq_producer(settings)
     accept = partial(
-        intake.accept,
+        intake.accept_all,
         transaction=partial(transaction, sync_sessionmaker()),
-        enqueue=TaskQueue(celery_app, settings.task_queue).enqueue,
+        enqueue=TaskQueue(celery_app, settings.task_queue).enqueue_all,
     )
     worker = OrderConsumer(settings, consumer, dlq, accept)
     try:

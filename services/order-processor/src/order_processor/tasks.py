@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from contracts import NewOrderV1
 from order_processor.celery_app import app, settings
 from order_processor.config import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS
-from order_processor.db.session import sync_sessionmaker, transaction
+from order_processor.db.session import autocommit_sessionmaker, transaction
 from order_processor.services import processing
 from service_kit.backoff import backoff_delay
 from service_kit.logging import bind_correlation_id, clear_correlation_id
@@ -25,8 +25,16 @@ log = structlog.get_logger(__name__)
 
 PROCESS_ORDER = "order_processor.process_order"
 
-# The work itself: a tests' worker replaces it to make every run fail.
-work: Callable[[float], None] = time.sleep
+
+def _work(seconds: float) -> None:
+    """The work itself: a wait of `seconds`. None at all for 0 (a sleep(0) still hands the
+    interpreter lock to another thread and waits to get it back)."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+# The work; a tests' worker replaces it to make every run fail.
+work: Callable[[float], None] = _work
 
 # A database that is down (or a dropped connection) is waited out, with back-off, for as long as
 # it takes, and does not count as a failed attempt. Any other error is a failed run: recorded on
@@ -58,7 +66,7 @@ def process_order(
             lease_seconds=settings.claim_lease_seconds,
             max_attempts=settings.task_max_attempts,
             retry_delay=partial(backoff_delay, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS),
-            transaction=partial(transaction, sync_sessionmaker()),
+            transaction=partial(transaction, autocommit_sessionmaker()),
             transient=TRANSIENT,
             sleep=work,
         )

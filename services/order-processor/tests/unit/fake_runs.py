@@ -32,6 +32,8 @@ class FakeRuns:
         return order_id in self.processed
 
     def claim(self, order_id: uuid.UUID, *, lease_seconds: float, max_attempts: int) -> int | None:
+        if order_id in self.processed:
+            return None
         row = self.claims.get(order_id)
         if row is None:
             self.claims[order_id] = ClaimRow("running", 1, self.now + lease_seconds)
@@ -52,16 +54,14 @@ class FakeRuns:
         row.state, row.last_error = "failed", error
         return True
 
-    def record_processed(
+    def finish(
         self, order_id: uuid.UUID, user_id: int, event_id: uuid.UUID | None, started_at: datetime
     ) -> bool:
+        self.claims[order_id].state = "done"
         if order_id in self.processed:
             return False
         self.processed[order_id] = (user_id, event_id)
         return True
-
-    def close_claim(self, order_id: uuid.UUID) -> None:
-        self.claims[order_id].state = "done"
 
     def record_failure(
         self, order_id: uuid.UUID, *, attempt: int, error: str, final: bool, hold_seconds: float

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 import pytest
@@ -52,8 +52,8 @@ class FakeMessage:
 
 
 class FakeKafka:
-    """One partition: poll hands out the message at the position, seek moves the position back;
-    once the partition is drained the stop is requested."""
+    """One partition: consume hands out the messages from the position, seek moves the position
+    back; once the partition is drained the stop is requested."""
 
     def __init__(self, journal: list[str], stop: Stop, *values: bytes) -> None:
         self.journal = journal
@@ -64,18 +64,21 @@ class FakeKafka:
     def subscribe(self, topics: list[str]) -> None:
         assert topics == [TOPIC]
 
-    def poll(self, timeout: float) -> FakeMessage | None:
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         if self.position == len(self.messages):
-            self.stop.requested = True
-            return None
-        self.position += 1
-        return self.messages[self.position - 1]
+            if timeout:  # a wait for the next message: there is none
+                self.stop.requested = True
+            return []
+        batch = self.messages[self.position : self.position + num_messages]
+        self.position += len(batch)
+        return batch
 
     def seek(self, partition: TopicPartition) -> None:
         self.position = partition.offset
 
-    def store_offsets(self, message: FakeMessage) -> None:
-        self.journal.append(f"store {message.offset()}")
+    def store_offsets(self, offsets: list[TopicPartition]) -> None:
+        # journaled as the last message handled, the one before the stored position
+        self.journal += [f"store {tp.offset - 1}" for tp in offsets]
 
 
 class FakeDlq:
@@ -111,18 +114,21 @@ class FakeIntake:
         self.fail = fail
         self.events: list[NewOrderEvent] = []
 
-    def __call__(self, event: NewOrderEvent) -> Outcome:
+    def __call__(self, events: Sequence[NewOrderEvent]) -> list[Outcome]:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("database unreachable")
-        self.events.append(event)
+        self.events += events
         self.journal.append("accept")
-        return self.outcome
+        return [self.outcome for _ in events]
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(topic=TOPIC, dlq_topic="new_order.dlq", heartbeat_file=None)
+    """One message at a time (the batches have their own tests)."""
+    return Settings(
+        topic=TOPIC, dlq_topic="new_order.dlq", heartbeat_file=None, consumer_batch_size=1
+    )
 
 
 Logs = list[MutableMapping[str, Any]]
@@ -226,3 +232,56 @@ def test_an_intake_failure_goes_back_to_the_message_and_retries_it(settings: Set
     retries = [entry for entry in logs if entry["event"] == "consumer.retry"]
     assert [entry["attempt"] for entry in retries] == [1, 2, 3]
     assert retries[0]["error"] == "ConnectionError"
+
+
+# --- batches: what has arrived is handled together
+
+
+def test_a_batch_is_taken_in_at_once_and_an_invalid_message_in_it_dead_lettered(
+    settings: Settings,
+) -> None:
+    journal: list[str] = []
+    intake, dlq = FakeIntake(journal), FakeDlq(journal)
+    first, last = new_order_event(), new_order_event()
+    batched = settings.model_copy(update={"consumer_batch_size": 10})
+
+    _, logs = run(
+        batched, intake, dlq, json.dumps(first).encode(), b"{not json", json.dumps(last).encode()
+    )
+
+    # one intake for both events, the invalid one dead-lettered, then one store past all three
+    assert journal == ["accept", "dead-letter", "store 2"]
+    assert [str(e.event_id) for e in intake.events] == [first["event_id"], last["event_id"]]
+    assert [dict(dlq.delivered[0]["headers"])["source_offset"]] == [b"1"]
+    assert events(logs).count("consumer.task_queued") == 2
+
+
+def test_an_intake_failure_retries_the_whole_batch(settings: Settings) -> None:
+    journal: list[str] = []
+    intake = FakeIntake(journal, fail=2)
+    values = [json.dumps(new_order_event()).encode() for _ in range(3)]
+    batched = settings.model_copy(update={"consumer_batch_size": 10})
+
+    slept, logs = run(batched, intake, FakeDlq(journal), *values)
+
+    assert journal == ["accept", "store 2"]  # nothing stored before the batch was taken in
+    assert len(intake.events) == 3
+    assert len(slept) == 2
+    assert [e["offset"] for e in logs if e["event"] == "consumer.retry"] == [0, 0]
+
+
+def test_a_dlq_failure_after_the_intake_goes_back_to_the_invalid_message_only(
+    settings: Settings,
+) -> None:
+    journal: list[str] = []
+    intake, dlq = FakeIntake(journal), FakeDlq(journal, refusals=1)
+    values = [json.dumps(new_order_event()).encode(), b"{not json", b"[]"]
+    batched = settings.model_copy(update={"consumer_batch_size": 10})
+
+    slept, logs = run(batched, intake, dlq, *values)
+
+    # the event before the invalid message is stored; the retry starts at the invalid one
+    assert journal == ["accept", "store 0", "dead-letter", "dead-letter", "store 2"]
+    assert len(intake.events) == 1
+    assert len(slept) == 1
+    assert [e["offset"] for e in logs if e["event"] == "consumer.retry"] == [1]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from contracts import NewOrderEvent, parse_new_order
+from order_processor.db.repository import InboxEntry
 from order_processor.services.intake import Outcome, accept
 from tests.support import new_order_event
 
@@ -23,15 +24,12 @@ class FakeInbox:
         self.payloads: dict[uuid.UUID, dict[str, Any]] = {}
         self._pending: set[uuid.UUID] = set()
 
-    def record_event(
-        self, event_id: uuid.UUID, order_id: uuid.UUID, payload: dict[str, Any]
-    ) -> bool:
-        if event_id in self.committed | self._pending:
-            return False
-        self._pending.add(event_id)
-        self.payloads[event_id] = payload
+    def record_events(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
+        new = {e.event_id for e in entries} - self.committed - self._pending
+        self._pending |= new
+        self.payloads.update({e.event_id: e.payload for e in entries if e.event_id in new})
         self.journal.append("record")
-        return True
+        return new
 
     @contextmanager
     def transaction(self) -> Iterator[FakeInbox]:

@@ -52,7 +52,9 @@ class Settings(ServiceSettings):
     idempotency_key_ttl_hours: float = Field(24.0, ge=24)
 
     # outbox relay
-    relay_batch_size: int = 200
+    relay_batch_size: int = Field(1000, ge=1, le=10_000)
+    # batches in flight at once in one relay: one claims while another waits for Kafka
+    relay_concurrency: int = Field(2, ge=1, le=8)
     relay_poll_seconds: float = 1.0
     relay_delivery_timeout_seconds: float = 10.0
     relay_max_backoff_seconds: float = 15.0

@@ -21,7 +21,7 @@ from service_kit.db import make_engine
 from service_kit.logging import configure_logging
 from service_kit.proxies import TrustedProxies
 from service_kit.ratelimit import RateLimiter, parse_limits
-from service_kit.redis import make_redis
+from service_kit.redis import AutoPipeline, make_redis
 
 log = structlog.get_logger(__name__)
 
@@ -31,15 +31,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging("orders-service", settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds)
     redis = make_redis(settings.redis_url, settings.cache_timeout_seconds)
+    # the cache's reads and the rate limit's counts share round trips (service_kit.redis)
+    pipeline = AutoPipeline(redis, bound_seconds=settings.cache_timeout_seconds * 4)
     cache = OrderCache(
         redis,
+        pipeline,
         settings.cache_ttl_seconds,
         CircuitBreaker("redis", settings.cache_breaker_seconds, event_prefix="cache"),
         enabled=settings.cache_enabled,
     )
     tokens = make_verifier(settings)
     trusted = TrustedProxies(settings.trusted_proxies)
-    limiter = RateLimiter(settings.redis_url, enabled=settings.rate_limit_enabled)
+    limiter = RateLimiter(pipeline, enabled=settings.rate_limit_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_api_app("orders-service", settings, lifespan, engine=engine, redis=redis)
     app.state.cache = cache
     app.state.tokens = tokens
+    app.state.limiter = limiter
     app.state.rate_limit_check = make_rate_limit_check(limiter, settings.rate_limit, trusted)
     app.state.unauthenticated_limit = UnauthenticatedLimit(
         limiter, parse_limits(settings.rate_limit_unauthenticated), trusted

@@ -2,8 +2,10 @@
 
 Loop: wait for a NOTIFY on channel `outbox` (or the poll interval), claim a batch of unpublished
 rows with FOR UPDATE SKIP LOCKED, produce them with an idempotent producer (acks=all, key =
-order id, headers per API.md), wait for the delivery reports, and in the same transaction mark
-delivered rows published and record the attempt and error of the others. A crash before the
+order id, headers per API.md), wait for the batch's delivery reports, and in the same
+transaction mark delivered rows published and record the attempt and error of the others.
+ORDERS_RELAY_CONCURRENCY such loops run side by side (one claims while another waits for
+Kafka); the payload goes out as PostgreSQL stored it, never parsed on the way. A crash before the
 commit leaves every row unpublished: it is sent again (at least once; consumers dedupe by
 event_id). On errors the relay backs off with jitter. SIGTERM: the batch in hand is finished and
 the producer flushed.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
@@ -32,7 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.config import Settings, get_settings
 from orders_service.db.idempotency_repository import IdempotencyKeyRepository
-from orders_service.db.outbox_repository import OutboxRepository, retention_cutoff
+from orders_service.db.outbox_repository import (
+    ClaimedEvent,
+    OutboxRepository,
+    retention_cutoff,
+)
 from service_kit.backoff import logged_retry_delay
 from service_kit.db import make_engine, make_sessionmaker, postgres_url
 from service_kit.heartbeat import Heartbeat
@@ -44,6 +49,8 @@ RETENTION_SWEEP_SECONDS = 60.0
 EXPIRED_KEYS_PER_BATCH = 1000
 # Retries after an error wait about 0.5 s, 1 s, 2 s ... up to ORDERS_RELAY_MAX_BACKOFF_SECONDS.
 BACKOFF_BASE_SECONDS = 0.5
+# How long one wait for delivery reports blocks its thread before the batch looks again.
+REPORT_POLL_SECONDS = 0.05
 
 
 def make_producer(
@@ -75,7 +82,6 @@ class Relay:
         self.producer = producer or make_producer(settings, self._on_error)
         self.wake = asyncio.Event()
         self.stopped = asyncio.Event()
-        self.failures = 0
         self.last_sweep = 0.0
         self.heartbeat = Heartbeat(settings.heartbeat_file)
 
@@ -100,40 +106,50 @@ class Relay:
             rows = await outbox.claim_batch(self.settings.relay_batch_size)
             if not rows:
                 return 0
-            results: dict[int, str | None] = {}
-
-            def report(row_id: int) -> Any:
-                def on_delivery(err: KafkaError | None, _: Message) -> None:
-                    results[row_id] = None if err is None else str(err)
-                    if err is not None and err.fatal():
-                        self.fatal = err
-
-                return on_delivery
-
-            for row in rows:
-                self.producer.produce(
-                    row.topic,
-                    key=row.key.encode(),
-                    value=_json_bytes(row.payload),
-                    headers=[(k, v.encode()) for k, v in row.headers.items()],
-                    on_delivery=report(row.id),
-                )
-            remaining = await asyncio.to_thread(
-                self.producer.flush, self.settings.relay_delivery_timeout_seconds + 5
-            )
+            results = await self._deliver(rows)
             delivered = [row.id for row in rows if row.id in results and results[row.id] is None]
             failed = {
                 row.id: results.get(row.id) or "no delivery report before the timeout"
                 for row in rows
-                if row.id not in delivered
+                if results.get(row.id, "") is not None
             }
             await outbox.mark_published(delivered)
             await outbox.mark_failed(failed)
         if failed:
             first = next(iter(failed.values()))
-            raise RelayError(f"{len(failed)} of {len(rows)} not delivered: {first}", remaining)
+            unreported = len(rows) - len(results)
+            raise RelayError(f"{len(failed)} of {len(rows)} not delivered: {first}", unreported)
         log.info("relay.published", count=len(delivered))
         return len(delivered)
+
+    async def _deliver(self, rows: list[ClaimedEvent]) -> dict[int, str | None]:
+        """Produce the rows and wait for their own delivery reports (row id -> None, or the
+        error), not for the producer's whole queue: another batch may be in flight beside this
+        one. Rows without a report when the delivery timeout (+ 5 s) is up are left out."""
+        producer = self.producer
+        results: dict[int, str | None] = {}
+
+        def report(row_id: int) -> Callable[[KafkaError | None, Message], None]:
+            def on_delivery(err: KafkaError | None, _: Message) -> None:
+                results[row_id] = None if err is None else str(err)
+                if err is not None and err.fatal():
+                    self.fatal = err
+
+            return on_delivery
+
+        for row in rows:
+            producer.produce(
+                row.topic,
+                key=row.key.encode(),
+                value=row.payload.encode(),
+                headers=[(k, v.encode()) for k, v in row.headers.items()],
+                on_delivery=report(row.id),
+            )
+        deadline = time.monotonic() + self.settings.relay_delivery_timeout_seconds + 5
+        while len(results) < len(rows) and time.monotonic() < deadline:
+            # serves the reports of every batch in flight (a callback only writes its own)
+            await asyncio.to_thread(producer.poll, REPORT_POLL_SECONDS)
+        return dict(results)
 
     async def sweep(self) -> None:
         if time.monotonic() - self.last_sweep < RETENTION_SWEEP_SECONDS:
@@ -164,7 +180,16 @@ class Relay:
         return deleted
 
     async def run(self) -> None:
-        log.info("relay.started", batch=self.settings.relay_batch_size)
+        """`relay_concurrency` publishing loops side by side: while one waits for Kafka's
+        reports, another claims. Two loops never hold events of one key at once (claim_batch),
+        exactly as two relays do not."""
+        concurrency = self.settings.relay_concurrency
+        log.info("relay.started", batch=self.settings.relay_batch_size, concurrency=concurrency)
+        await asyncio.gather(*(self._publish_loop() for _ in range(concurrency)))
+        log.info("relay.stopped")
+
+    async def _publish_loop(self) -> None:
+        failures = 0
         while not self.stopped.is_set():
             self.heartbeat.beat()
             # Cleared before the claim: a NOTIFY for a row that commits while this turn claims,
@@ -174,14 +199,16 @@ class Relay:
                 published = await self.publish_batch()
                 await self.sweep()
             except Exception as exc:
-                await self._back_off(exc)
+                failures += 1
+                await self._back_off(exc, failures)
                 continue
-            if self.failures:
-                log.info("relay.recovered", after_failures=self.failures)
-                self.failures = 0
-            if published == 0:
+            if failures:
+                log.info("relay.recovered", after_failures=failures)
+                failures = 0
+            if published == self.settings.relay_batch_size:
+                self.wake.set()  # a full batch: more may be waiting, the idle loops join in
+            elif published == 0:
                 await self._wait()
-        log.info("relay.stopped")
 
     def stop(self) -> None:
         log.info("relay.stop_requested")
@@ -193,12 +220,11 @@ class Relay:
         or a stop is requested."""
         await _wait_for(self.wake, self.settings.relay_poll_seconds)
 
-    async def _back_off(self, exc: Exception) -> None:
-        self.failures += 1
+    async def _back_off(self, exc: Exception, failures: int) -> None:
         delay = logged_retry_delay(
             "relay.retry",
             exc,
-            self.failures,
+            failures,
             base=BACKOFF_BASE_SECONDS,
             cap=self.settings.relay_max_backoff_seconds,
         )
@@ -240,14 +266,15 @@ async def _wait_for(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), seconds)
 
 
-def _json_bytes(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 async def main_async() -> None:
     settings = get_settings()
     configure_logging("orders-service", settings.log_level, settings.log_json)
-    engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
+    # a connection per publishing loop, one for the housekeeping
+    engine = make_engine(
+        settings.database_url,
+        settings.db_connect_timeout_seconds,
+        pool_size=settings.relay_concurrency + 1,
+    )
     relay = Relay(settings, make_sessionmaker(engine))
 
     loop = asyncio.get_running_loop()

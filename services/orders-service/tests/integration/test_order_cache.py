@@ -117,7 +117,9 @@ class SlowReaderCache(OrderCache):
     put a PATCH between a reader's SELECT and its cache write."""
 
     def __init__(self, cache: OrderCache) -> None:
-        super().__init__(cache.redis, cache.ttl_seconds, cache.breaker, cache.enabled)
+        super().__init__(
+            cache.redis, cache.pipeline, cache.ttl_seconds, cache.breaker, cache.enabled
+        )
         self.read_done = asyncio.Event()
         self.may_write = asyncio.Event()
 

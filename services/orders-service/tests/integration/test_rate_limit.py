@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -77,3 +78,25 @@ async def test_the_limit_can_be_switched_off(make_app: MakeApp, auth: Auth) -> N
         for _ in range(5):
             response = await client.get(f"/orders/user/{ALICE}/", headers=auth(ALICE))
             assert response.status_code == 200
+
+
+async def test_two_replicas_admit_exactly_the_limit_of_a_concurrent_burst(
+    make_app: MakeApp, auth: Auth, redis: Redis
+) -> None:
+    """Two app instances sharing the Redis counters, 80 concurrent calls of one user, split
+    between them: 30 answered, 50 refused, whatever the interleaving; the calls of one instance
+    that arrive together are counted in one pipelined round trip."""
+    replicas = [await make_app(rate_limit_enabled=True, rate_limit="30/minute") for _ in range(2)]
+    url = f"/orders/user/{ALICE}/"
+    async with client_for(replicas[0]) as one, client_for(replicas[1]) as two:
+        answers = await asyncio.gather(
+            *((one if i % 2 else two).get(url, headers=auth(ALICE)) for i in range(80))
+        )
+    codes = [a.status_code for a in answers]
+    assert codes.count(200) == 30
+    assert codes.count(429) == 50
+    round_trips = sum(app.state.limiter.shared.pipeline.batches for app in replicas)
+    assert round_trips < 80  # pipelined: fewer round trips than calls
+    (key,) = [k for k in await redis.keys("*ratelimit*") if b"user:501" in k]
+    # counted once each at most (a call refused from memory after the first 429 is not sent)
+    assert 30 < int(await redis.get(key) or 0) <= 80

@@ -14,7 +14,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, DateTime, exists, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Executable,
+    Interval,
+    Uuid,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -38,6 +51,74 @@ def _ago(seconds: float) -> ColumnElement[datetime]:
     return _now() - timedelta(seconds=seconds)
 
 
+# The parameters of the statements below are not named after columns: an UPDATE would take
+# such a name for a value to SET.
+
+
+def _claim_statement() -> Executable:
+    """The claim: the order's run row inserted, or taken over once its lease expired; nothing
+    when the order is processed, so that the common case costs one statement."""
+    order_id = bindparam("order", type_=Uuid)
+    lease_until = _now() + bindparam("lease", type_=Interval)
+    unprocessed = select(
+        order_id, literal("running"), literal(1), literal(0), lease_until, _now()
+    ).where(~exists().where(ProcessedOrder.order_id == order_id))
+    columns = ["order_id", "state", "attempts", "failures", "lease_until", "updated_at"]
+    return (
+        insert(OrderRun)
+        .from_select(columns, unprocessed)
+        .on_conflict_do_update(
+            index_elements=[OrderRun.order_id],
+            set_={
+                "state": "running",
+                "attempts": OrderRun.attempts + 1,
+                "lease_until": lease_until,
+                "updated_at": _now(),
+            },
+            where=OrderRun.state.in_(_CLAIMABLE)
+            & (OrderRun.lease_until < _now())
+            & (OrderRun.attempts < bindparam("max_attempts")),
+        )
+        .returning(OrderRun.attempts)
+    )
+
+
+def _finish_statement() -> Executable:
+    """The order's processed row added (unless there already) and its claim closed."""
+    order_id = bindparam("order", type_=Uuid)
+    closed = (
+        update(OrderRun)
+        .where(OrderRun.order_id == order_id)
+        .values(state="done", lease_until=_now(), updated_at=_now())
+        .cte("closed")
+    )
+    inserted = (
+        insert(ProcessedOrder)
+        .values(
+            order_id=order_id,
+            user_id=bindparam("user"),
+            event_id=bindparam("event", type_=Uuid),
+            started_at=bindparam("started", type_=DateTime(timezone=True)),
+        )
+        .on_conflict_do_nothing(index_elements=[ProcessedOrder.order_id])
+        .returning(ProcessedOrder.order_id)
+        .cte("inserted")
+    )
+    return select(exists(select(inserted))).add_cte(closed)
+
+
+# The task's two statements of every run, built once: they run for every order, and building
+# one (and its cache key) costs more than the round trip.
+_CLAIM = _claim_statement()
+_FINISH = _finish_statement()
+
+
+class InboxEntry(NamedTuple):
+    event_id: uuid.UUID
+    order_id: uuid.UUID
+    payload: dict[str, Any]
+
+
 class StaleEvent(NamedTuple):
     event_id: uuid.UUID
     order_id: uuid.UUID
@@ -50,17 +131,18 @@ class ProcessorRepository:
 
     # --- the consumer's inbox
 
-    def record_event(
-        self, event_id: uuid.UUID, order_id: uuid.UUID, payload: dict[str, Any]
-    ) -> bool:
-        """Add the event to the inbox; False when it was there already (a redelivery)."""
+    def record_events(self, entries: Sequence[InboxEntry]) -> set[uuid.UUID]:
+        """Add the entries to the inbox in one statement; the ids of those added (an id there
+        already, a redelivery, is not)."""
+        if not entries:
+            return set()
         inserted = self.session.execute(
             insert(ProcessedEvent)
-            .values(event_id=event_id, order_id=order_id, payload=payload)
+            .values([entry._asdict() for entry in entries])
             .on_conflict_do_nothing(index_elements=[ProcessedEvent.event_id])
             .returning(ProcessedEvent.event_id)
-        ).scalar_one_or_none()
-        return inserted is not None
+        )
+        return set(inserted.scalars())
 
     # --- the task: claim, work, record
 
@@ -71,34 +153,18 @@ class ProcessorRepository:
         return done is not None
 
     def claim(self, order_id: uuid.UUID, *, lease_seconds: float, max_attempts: int) -> int | None:
-        """Take the order for one run and return its attempt number; None while another run
-        holds a live lease, or once it is failed, done, or out of attempts. Two runs claiming at
-        once meet on the primary key: the second waits for the first to commit, then finds its
-        lease live."""
-        return self.session.execute(
-            insert(OrderRun)
-            .values(
-                order_id=order_id,
-                state="running",
-                attempts=1,
-                failures=0,
-                lease_until=_in(lease_seconds),
-                updated_at=_now(),
-            )
-            .on_conflict_do_update(
-                index_elements=[OrderRun.order_id],
-                set_={
-                    "state": "running",
-                    "attempts": OrderRun.attempts + 1,
-                    "lease_until": _in(lease_seconds),
-                    "updated_at": _now(),
-                },
-                where=OrderRun.state.in_(_CLAIMABLE)
-                & (OrderRun.lease_until < _now())
-                & (OrderRun.attempts < max_attempts),
-            )
-            .returning(OrderRun.attempts)
-        ).scalar_one_or_none()
+        """Take the order for one run and return its attempt number; None once it is processed,
+        while another run holds a live lease, or once it is failed, done, or out of attempts.
+        The processed check is part of the statement (the common case costs one round trip).
+        Two runs claiming at once meet on the primary key: the second waits for the first to
+        commit, then finds its lease live."""
+        params = {
+            "order": order_id,
+            "lease": timedelta(seconds=lease_seconds),
+            "max_attempts": max_attempts,
+        }
+        attempt = self.session.connection().execute(_CLAIM, params).scalar_one_or_none()
+        return None if attempt is None else int(attempt)
 
     def give_up(self, order_id: uuid.UUID, *, max_attempts: int, error: str) -> bool:
         """Park an order as failed whose attempts are spent without an outcome (its runs were
@@ -121,28 +187,17 @@ class ProcessorRepository:
         ).scalar_one_or_none()
         return parked is not None
 
-    def record_processed(
+    def finish(
         self,
         order_id: uuid.UUID,
         user_id: int,
         event_id: uuid.UUID | None,
         started_at: datetime,
     ) -> bool:
-        """Add the order's row; False when it was there already (the primary key decides)."""
-        inserted = self.session.execute(
-            insert(ProcessedOrder)
-            .values(order_id=order_id, user_id=user_id, event_id=event_id, started_at=started_at)
-            .on_conflict_do_nothing(index_elements=[ProcessedOrder.order_id])
-            .returning(ProcessedOrder.order_id)
-        ).scalar_one_or_none()
-        return inserted is not None
-
-    def close_claim(self, order_id: uuid.UUID) -> None:
-        self.session.execute(
-            update(OrderRun)
-            .where(OrderRun.order_id == order_id)
-            .values(state="done", lease_until=_now(), updated_at=_now())
-        )
+        """Add the order's row and close its claim, in one statement; False when the row was
+        there already (the primary key decides)."""
+        params = {"order": order_id, "user": user_id, "event": event_id, "started": started_at}
+        return bool(self.session.connection().execute(_FINISH, params).scalar())
 
     def record_failure(
         self, order_id: uuid.UUID, *, attempt: int, error: str, final: bool, hold_seconds: float

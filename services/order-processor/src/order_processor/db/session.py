@@ -16,15 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from order_processor.config import Settings, get_settings
 from order_processor.db.repository import ProcessorRepository
-from service_kit.db import STATEMENT_TIMEOUT_SECONDS
+from service_kit.db import STATEMENT_TIMEOUT_SECONDS, ping_when_idle
 
 
 def make_sync_engine(settings: Settings, pool_size: int = 10, max_overflow: int = 20) -> Engine:
-    return create_engine(
+    engine = create_engine(
         settings.sync_database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         hide_parameters=True,  # an error's message never carries the bound values
         # Bounded where libpq can bound it: the connect, each statement on the server, and a
         # peer that vanished (keepalives). A frozen server that holds its socket open is waited
@@ -39,17 +38,37 @@ def make_sync_engine(settings: Settings, pool_size: int = 10, max_overflow: int 
             "keepalives_count": 3,
         },
     )
+    ping_when_idle(engine)
+    return engine
+
+
+# Connections the consumer's or the worker's pool keeps at most (the most it opened before).
+MAX_POOL_SIZE = 10
 
 
 @lru_cache
 def sync_engine() -> Engine:
-    # the worker's threads hold a connection only for a few short statements each
-    return make_sync_engine(get_settings())
+    """The consumer's and the worker's engine. The worker's threads hold a connection only for
+    a few short statements each: a thread that finds none free waits for one rather than open
+    an overflow connection that is closed again on its return (a new server backend, and its
+    authentication, per task). Connections are opened on demand: the consumer keeps one."""
+    settings = get_settings()
+    size = min(settings.worker_concurrency, MAX_POOL_SIZE)
+    return make_sync_engine(settings, pool_size=size, max_overflow=0)
 
 
 @lru_cache
 def sync_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(sync_engine(), expire_on_commit=False)
+
+
+@lru_cache
+def autocommit_sessionmaker() -> sessionmaker[Session]:
+    """For units of work whose statements each stand alone (the task's: a claim, a finish, a
+    failure, each one statement with its own guards): every statement commits by itself, which
+    saves the BEGIN and COMMIT round trips."""
+    engine = sync_engine().execution_options(isolation_level="AUTOCOMMIT")
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager

@@ -43,15 +43,13 @@ class OrderRuns(Protocol):
 
     def give_up(self, order_id: uuid.UUID, *, max_attempts: int, error: str) -> bool: ...
 
-    def record_processed(
+    def finish(
         self,
         order_id: uuid.UUID,
         user_id: int,
         event_id: uuid.UUID | None,
         started_at: datetime,
     ) -> bool: ...
-
-    def close_claim(self, order_id: uuid.UUID) -> None: ...
 
     def record_failure(
         self, order_id: uuid.UUID, *, attempt: int, error: str, final: bool, hold_seconds: float
@@ -97,15 +95,21 @@ def process(
     FAILED after `max_attempts`."""
     order_id = str(order.order_id)
     with transaction() as runs:
-        if runs.is_processed(order.order_id):
-            log.info("order.already_processed", order_id=order_id)
-            return Run(Outcome.ALREADY_PROCESSED)
+        # the claim refuses a processed order itself: one statement when the order is new
         attempt = runs.claim(order.order_id, lease_seconds=lease_seconds, max_attempts=max_attempts)
-        spent = attempt is None and runs.give_up(
-            order.order_id,
-            max_attempts=max_attempts,
-            error=f"no outcome after {max_attempts} attempts (runs lost or timed out)",
+        processed = attempt is None and runs.is_processed(order.order_id)
+        spent = (
+            attempt is None
+            and not processed
+            and runs.give_up(
+                order.order_id,
+                max_attempts=max_attempts,
+                error=f"no outcome after {max_attempts} attempts (runs lost or timed out)",
+            )
         )
+    if processed:
+        log.info("order.already_processed", order_id=order_id)
+        return Run(Outcome.ALREADY_PROCESSED)
     if spent:
         log.error("order.failed", order_id=order_id, attempts=max_attempts, error="no outcome")
         return Run(Outcome.FAILED, max_attempts)
@@ -118,8 +122,7 @@ def process(
     try:
         sleep(work_seconds)
         with transaction() as runs:
-            recorded = runs.record_processed(order.order_id, order.user_id, event_id, started_at)
-            runs.close_claim(order.order_id)
+            recorded = runs.finish(order.order_id, order.user_id, event_id, started_at)
     except transient as exc:
         _release(transaction, order, attempt, exc)
         raise

@@ -15,7 +15,7 @@ from limits import RateLimitItem
 from pydantic import AfterValidator, WithJsonSchema
 
 from orders_service.config import Settings
-from orders_service.db.session import SessionDep
+from orders_service.db.session import SessionDep, SessionmakerDep
 from orders_service.services.cache import OrderCache
 from orders_service.token_verifier import TokenVerifier
 from service_kit.errors import Unauthorized
@@ -138,4 +138,5 @@ IdempotencyKeyHeader = Annotated[
 KeyTtl = Annotated[timedelta, Depends(idempotency_key_ttl)]
 CurrentUser = Annotated[int, Depends(current_user_id)]
 Session = SessionDep
+Sessions = SessionmakerDep
 Cache = Annotated[OrderCache, Depends(get_cache)]

@@ -14,6 +14,7 @@ from orders_service.api.deps import (
     IdempotencyKeyHeader,
     KeyTtl,
     Session,
+    Sessions,
     rate_limited,
 )
 from orders_service.schemas import OrderCreate, OrderRead, OrderUpdate
@@ -124,10 +125,10 @@ async def list_user_orders(
     ),
 )
 async def get_order(
-    order_id: uuid.UUID, caller_id: CurrentUser, session: Session, cache: Cache
+    order_id: uuid.UUID, caller_id: CurrentUser, sessions: Sessions, cache: Cache
 ) -> Response:
     """One order of the current user (served from the Redis cache when it holds it)."""
-    body = await orders.get_order(session, cache, caller_id=caller_id, order_id=order_id)
+    body = await orders.get_order(sessions, cache, caller_id=caller_id, order_id=order_id)
     return Response(body, media_type="application/json")
 
 

@@ -3,14 +3,42 @@ then claimed, marked and finally deleted by the relay."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Text,
+    and_,
+    any_,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from orders_service.db.models import OutboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """A claimed row as the relay sends it: the payload as PostgreSQL's text of the JSON, so
+    that a backlog is not parsed and serialised again on its way to Kafka."""
+
+    id: int
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    payload: str
+    headers: dict[str, str]
 
 
 class OutboxRepository:
@@ -18,11 +46,12 @@ class OutboxRepository:
         self.session = session
 
     async def add(self, message: OutboxMessage) -> None:
-        """In the caller's transaction: the event exists if and only if the change commits."""
+        """In the caller's transaction: the event exists if and only if the change commits.
+        Flushes, with whatever the change added before it (the order: one flush for both)."""
         self.session.add(message)
         await self.session.flush()
 
-    async def claim_batch(self, limit: int) -> Sequence[OutboxMessage]:
+    async def claim_batch(self, limit: int) -> list[ClaimedEvent]:
         """Lock up to `limit` unpublished rows that no other relay holds, oldest first.
 
         A row is taken only if no earlier unpublished row has the same key: two relays never
@@ -37,21 +66,29 @@ class OutboxRepository:
             )
         )
         stmt = (
-            select(OutboxMessage)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.event_id,
+                OutboxMessage.topic,
+                OutboxMessage.key,
+                cast(OutboxMessage.payload, Text),
+                OutboxMessage.headers,
+            )
             .where(OutboxMessage.published_at.is_(None), head_of_key)
             .order_by(OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return (await self.session.scalars(stmt)).all()
+        return [ClaimedEvent(*row) for row in await self.session.execute(stmt)]
 
     async def mark_published(self, ids: Sequence[int]) -> None:
         """Called once the delivery reports arrived; clock_timestamp(), not now(): the claiming
-        transaction began before the events were produced."""
+        transaction began before the events were produced. One array parameter, not one
+        parameter per id: a single prepared statement whatever the batch's size."""
         if ids:
             await self.session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
+                .where(OutboxMessage.id == any_(literal(list(ids), ARRAY(BigInteger))))
                 .values(
                     published_at=func.clock_timestamp(),
                     attempts=OutboxMessage.attempts + 1,

@@ -1,6 +1,7 @@
 """All SQL of the orders table (the outbox table has its own, in outbox_repository.py). The
-caller's unit of work commits; this only flushes, so a write fails inside the use case that made
-it, before anything is logged or answered."""
+caller's unit of work commits. A new order is flushed together with its outbox row (one flush,
+OutboxRepository.add), so a write fails inside the use case that made it, before anything is
+logged or answered."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, order: Order) -> None:
+    def add(self, order: Order) -> None:
+        """Pending until the next flush: the order's outbox row's."""
         self.session.add(order)
-        await self.session.flush()
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         return await self.session.get(Order, order_id)

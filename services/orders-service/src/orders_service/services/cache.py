@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from orders_service.schemas import OrderRead
 from service_kit.breaker import CircuitBreaker
+from service_kit.redis import AutoPipeline
 
 log = structlog.get_logger(__name__)
 
@@ -106,11 +107,13 @@ class OrderCache:
     def __init__(
         self,
         redis: Redis,
+        pipeline: AutoPipeline,
         ttl_seconds: int,
         breaker: CircuitBreaker,
         enabled: bool = True,
     ) -> None:
         self.redis = redis
+        self.pipeline = pipeline  # reads share round trips with other requests' (the limiter's)
         self.ttl_seconds = ttl_seconds
         self.breaker = breaker
         self.enabled = enabled
@@ -123,7 +126,7 @@ class OrderCache:
         """The cached order's JSON and owner, or None on a miss, an unreadable value or a Redis
         failure. The JSON is answered as it is: it was written by `OrderRead` (the one mapping)
         and is checked for its shape here, not validated again field by field."""
-        raw = await self._call("get", self.redis.get, order_key(order_id))
+        raw = await self._call("get", self.pipeline.execute, "GET", order_key(order_id))
         if raw is UNAVAILABLE:
             return None
         if raw is None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.db.models import Order, OrderStatus
 from orders_service.db.outbox_repository import OutboxRepository
@@ -58,7 +58,7 @@ async def create_order(session: AsyncSession, *, caller_id: int, data: OrderCrea
         created_at=now,
         updated_at=now,
     )
-    await OrderRepository(session).add(order)
+    OrderRepository(session).add(order)
     created = OrderRead.model_validate(order)
     event = new_order_message(created.model_dump(mode="json"), get_correlation_id())
     await OutboxRepository(session).add(event)
@@ -95,20 +95,25 @@ async def place_order(
 
 
 async def get_order(
-    session: AsyncSession, cache: OrderCache, *, caller_id: int, order_id: uuid.UUID
+    sessions: async_sessionmaker[AsyncSession],
+    cache: OrderCache,
+    *,
+    caller_id: int,
+    order_id: uuid.UUID,
 ) -> bytes:
     """The Order JSON of one of the caller's orders. Read-through: the cache first (its JSON is
-    the answer), PostgreSQL on a miss (then the cache is filled). Only the owner may read it,
-    on a cache hit too."""
+    the answer, and no database session is opened), PostgreSQL on a miss (then the cache is
+    filled). Only the owner may read it, on a cache hit too."""
     cached = await cache.get(order_id)
     if cached is not None:
         if cached.user_id != caller_id:
             raise OrderForbidden()
         return cached.json
-    row = await OrderRepository(session).get(order_id)
-    if row is None:
-        raise OrderNotFound()
-    order = OrderRead.model_validate(row)
+    async with sessions() as session:
+        row = await OrderRepository(session).get(order_id)
+        if row is None:
+            raise OrderNotFound()
+        order = OrderRead.model_validate(row)
     await cache.fill(order)
     if order.user_id != caller_id:
         raise OrderForbidden()

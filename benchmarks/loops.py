@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,16 +43,21 @@ def processor_env(b: Bench, topic: str, dlq: str) -> dict[str, str]:
 
 
 @contextmanager
-def consumer_and_worker(env: dict[str, str], core: str | None = None) -> Iterator[None]:
+def consumer_and_worker(
+    env: dict[str, str], core: str | None = None, replicas: int = 1
+) -> Iterator[None]:
+    """`replicas` consumers (one group: the partitions are shared out) and as many workers."""
     cwd = ROOT / "services" / "order-processor"
-    hostname = f"bench-{uuid.uuid4().hex[:6]}@%h"
-    worker = [str(BIN / "celery"), "-A", "order_processor.celery_app", "worker"]
-    worker += ["--loglevel", "WARNING", "--hostname", hostname]
     consumer = [sys.executable, "-m", "order_processor.consumer"]
-    with (
-        process("worker", worker, cwd=cwd, env=env, core=core),
-        process("consumer", consumer, cwd=cwd, env=env, core=core),
-    ):
+    with ExitStack() as started:
+        for n in range(1, replicas + 1):
+            suffix = "" if n == 1 else f"-{n}"
+            worker = [str(BIN / "celery"), "-A", "order_processor.celery_app", "worker"]
+            worker += ["--loglevel", "WARNING", "--hostname", f"bench-{uuid.uuid4().hex[:6]}@%h"]
+            started.enter_context(process(f"worker{suffix}", worker, cwd=cwd, env=env, core=core))
+            started.enter_context(
+                process(f"consumer{suffix}", consumer, cwd=cwd, env=env, core=core)
+            )
         yield
 
 

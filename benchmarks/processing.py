@@ -2,7 +2,8 @@
 concurrency) draining a topic of N `new_order` events, against a bare Celery no-op task on the
 same broker with the same worker settings draining N queued tasks of the same arguments
 (noop_worker.py). Each rate is taken between 10 % and 90 % done, so neither start-up nor the
-last stragglers count; the two alternate."""
+last stragglers count; the runs alternate. A third run has two consumers in one group (the
+topic's 3 partitions shared out) and two workers: how the group scales, reported, no target."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def middle_rate(times: list[float], count: int) -> float:
     return round((count * 9 // 10 - count // 10) / (last - first), 1) if last > first else 0.0
 
 
-def processor_run(b: Bench, count: int) -> dict[str, Any]:
+def processor_run(b: Bench, count: int, replicas: int = 1) -> dict[str, Any]:
     loops.truncate_processor(b)
     redis.Redis.from_url(b.redis.db(1)).flushdb()
     with bench_topics("processing", "dlq") as (topic, dlq):
@@ -51,7 +52,7 @@ def processor_run(b: Bench, count: int) -> dict[str, Any]:
             )
         producer.flush(30)
         with (
-            loops.consumer_and_worker(loops.processor_env(b, topic, dlq)),
+            loops.consumer_and_worker(loops.processor_env(b, topic, dlq), replicas=replicas),
             psycopg.connect(libpq(b.processor_db), autocommit=True) as db,
         ):
 
@@ -111,6 +112,7 @@ def processing(b: Bench, rounds: int, count: int) -> tuple[list[Figure], dict[st
         {
             "consumer_worker": lambda: processor_run(b, count),
             "celery_noop": lambda: noop_run(b, count),
+            "consumer_worker_x2": lambda: processor_run(b, count, replicas=2),
         },
         rounds,
         lambda: time.sleep(1),
@@ -124,4 +126,12 @@ def processing(b: Bench, rounds: int, count: int) -> tuple[list[Figure], dict[st
         series["celery_noop"].median,
         ">= 0.5",
     )
-    return [figure], {"processing": {name: s.summary() for name, s in series.items()}}
+    # scale, not a target: on two cores a second consumer and worker share the same CPUs
+    scale = Figure(
+        "consumer group: 2 consumers + 2 workers",
+        series["consumer_worker_x2"].median,
+        "orders/s",
+        "1 consumer + 1 worker",
+        series["consumer_worker"].median,
+    )
+    return [figure, scale], {"processing": {name: s.summary() for name, s in series.items()}}

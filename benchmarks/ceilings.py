@@ -1,5 +1,5 @@
 """The references the throughput figures are ratios to: the least a FastAPI app on the same
-uvicorn settings must do for the same answer. Run by uvicorn from bench/ as factories
+uvicorn settings must do for the same answer. Run by uvicorn from benchmarks/ as factories
 (`uvicorn ceilings:get_ceiling --factory`); configured by environment variables:
 
 - BENCH_TOKENS: JSON {bearer token: user id}, the tokens auth-service minted for the bench users;

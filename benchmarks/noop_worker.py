@@ -1,6 +1,6 @@
 """The worker's reference: a Celery app whose one task does nothing, with the broker and the
 worker settings of order_processor.celery_app that shape throughput (threads pool, the same
-concurrency, prefetch 1, late acks, JSON). `celery -A noop_worker worker` from bench/, the
+concurrency, prefetch 1, late acks, JSON). `celery -A noop_worker worker` from benchmarks/, the
 broker in BENCH_BROKER_URL, the queue in BENCH_QUEUE."""
 
 from __future__ import annotations

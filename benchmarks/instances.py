@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_DIR = ROOT / "bench"
+BENCH_DIR = ROOT / "benchmarks"
 WORK = ROOT / "artifacts" / "bench-run"
+RESULTS = BENCH_DIR / "results"
 SERVER_CORE, CLIENT_CORE = "0", "1"
 # label -> resident set size (kB) of a process (and its children) just before the bench stopped it
 RSS_KB: dict[str, int] = {}
@@ -171,7 +172,7 @@ def auth(label: str, **env: str) -> AbstractContextManager[Server]:
 
 
 def ceiling(label: str, factory: str, **env: str) -> AbstractContextManager[Server]:
-    """An app of bench/ceilings.py (`factory` names its function)."""
+    """An app of benchmarks/ceilings.py (`factory` names its function)."""
     return uvicorn(label, f"ceilings:{factory}", BENCH_DIR, env, factory=True, probe="/health")
 
 

@@ -2,18 +2,20 @@
 in the same run, on this machine only. Every target is reported, never asserted.
 
 Parts (`--only` runs some of them):
-- throughput: wrk against the bench's orders-service instances, the ceiling apps
-  (bench/ceilings.py), a gateway of its own, pgbench, and /token/ against bcrypt (throughput.py);
+- throughput: wrk against the bench's orders-service instances, the ceiling apps (ceilings.py),
+  a gateway of its own, pgbench, and /token/ against bcrypt (throughput.py);
 - latency: GET with the cache on, off, with the bench's Redis frozen and stopped; /token/ for an
   unknown email against a wrong password (latency.py);
 - pipeline: 201 -> Kafka delivery report at a steady rate, and 201 -> task start (pipeline.py);
 - relay: a backlog of outbox rows against a bare producer (relay.py);
-- processing: consumer + worker against a Celery no-op task (processing.py).
+- processing: consumer + worker against a Celery no-op task, and 2 + 2 against 1 + 1
+  (processing.py).
 
 Everything runs on instances the bench starts itself, with the stack's settings pointed at
 scratch databases (`*_bench`), a Redis, topics, a consumer group and a queue of its own. Needs
-the native stack up (`make dev-up`) for PostgreSQL and Kafka. Prints a table, writes
-artifacts/bench.json; each process's RSS when the bench stopped it is in the JSON.
+the native stack up (`make dev-up`) for PostgreSQL and Kafka. Prints a table and writes it to
+benchmarks/results/latest.md, everything measured to latest.json beside it (each process's RSS
+when the bench stopped it too); the processes' logs are in artifacts/bench-run/.
 """
 
 from __future__ import annotations
@@ -112,12 +114,19 @@ def main() -> None:
             "client_core": instances.CLIENT_CORE,
         },
     }
-    out = instances.ROOT / "artifacts" / "bench.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
     rss = ", ".join(f"{label} {kb // 1024} MiB" for label, kb in sorted(instances.RSS_KB.items()))
-    sys.stdout.write(f"\n{table(figures)}\n\nRSS at stop: {rss}\n")
-    sys.stdout.write(f"load average before {before}, after {load_average()}\nwritten {out}\n")
+    summary = (
+        f"{table(figures)}\n\nRSS at stop: {rss}\n\n"
+        f"load average before {before}, after {load_average()}; parts (s): {timings}\n"
+    )
+    instances.RESULTS.mkdir(parents=True, exist_ok=True)
+    (instances.RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    (instances.RESULTS / "latest.md").write_text(
+        f"# `make bench`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+        f"{os.cpu_count()} cores; servers pinned to core {instances.SERVER_CORE}, load "
+        f"generators to core {instances.CLIENT_CORE}; arguments {vars(args)}.\n\n{summary}"
+    )
+    sys.stdout.write(f"\n{summary}written {instances.RESULTS}/latest.md and latest.json\n")
 
 
 def merge(*parts: tuple[list[Figure], dict[str, Any]]) -> tuple[list[Figure], dict[str, Any]]:
