@@ -8,6 +8,7 @@ connection is a 503 and anything else a logged 500.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import structlog
@@ -88,25 +89,26 @@ def _json_safe(value: Any) -> Any:
     return _json_safe(str(value))
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The error and those it was raised from or during."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        yield cause
+        cause = cause.__cause__ or cause.__context__
+
+
 def is_lost_connection(exc: BaseException) -> bool:
     """The link to the database is gone (the server restarted or closed it): the error itself,
     or one it was raised from, is a connection failure by class name or a ConnectionError."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ConnectionError) or type(cause).__name__ in _CONNECTION_FAILURE_NAMES:
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+    return any(
+        isinstance(c, ConnectionError) or type(c).__name__ in _CONNECTION_FAILURE_NAMES
+        for c in _causes(exc)
+    )
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if is_lost_connection(exc):
-        return True
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, (OSError, TimeoutError, PoolTimeout)):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
+    return is_lost_connection(exc) or any(
+        isinstance(c, (OSError, TimeoutError, PoolTimeout)) for c in _causes(exc)
+    )
