@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import event, literal, select
 from sqlalchemy.engine import Engine, ExceptionContext, make_url
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from service_kit.error_handlers import is_lost_connection
+from service_kit.error_handlers import causes, is_lost_connection
 
 
 def postgres_url(url: str, driver: str | None = None) -> str:
@@ -63,6 +64,7 @@ def make_engine(
         hide_parameters=True,
     )
     event.listen(engine.sync_engine, "handle_error", _lost_connection_is_a_disconnect)
+    event.listen(engine.sync_engine.pool, "invalidate", _abort_when_unanswered)
     ping_when_idle(engine.sync_engine)
     return engine
 
@@ -97,6 +99,19 @@ def _lost_connection_is_a_disconnect(context: ExceptionContext) -> None:
     (it asks the connection, which may not know yet): a lost link by our reckoning is one."""
     if not context.is_disconnect and is_lost_connection(context.original_exception):
         context.is_disconnect = True
+
+
+def _abort_when_unanswered(
+    dbapi_connection: Any, _: ConnectionPoolEntry, exception: BaseException | None
+) -> None:
+    """A connection dropped because the server did not answer in time is closed at once:
+    SQLAlchemy would first try a graceful close, which waits another 2 s for a server that
+    answers nothing (a frozen one) before the caller gets its 503."""
+    if exception is None or not any(isinstance(c, TimeoutError) for c in causes(exception)):
+        return
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    if isinstance(driver_connection, asyncpg.Connection):
+        driver_connection.terminate()
 
 
 async def ping(engine: AsyncEngine) -> None:

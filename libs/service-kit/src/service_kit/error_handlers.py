@@ -89,7 +89,7 @@ def _json_safe(value: Any) -> Any:
     return _json_safe(str(value))
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """The error and those it was raised from or during."""
     cause: BaseException | None = exc
     while cause is not None:
@@ -102,7 +102,7 @@ def is_lost_connection(exc: BaseException) -> bool:
     or one it was raised from, is a connection failure by class name or a ConnectionError."""
     return any(
         isinstance(c, ConnectionError) or type(c).__name__ in _CONNECTION_FAILURE_NAMES
-        for c in _causes(exc)
+        for c in causes(exc)
     )
 
 
@@ -110,5 +110,5 @@ def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return is_lost_connection(exc) or any(
-        isinstance(c, (OSError, TimeoutError, PoolTimeout)) for c in _causes(exc)
+        isinstance(c, (OSError, TimeoutError, PoolTimeout)) for c in causes(exc)
     )
