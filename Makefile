@@ -126,8 +126,8 @@ e2e: ## the end-to-end suite against whatever stack is up
 test: ## install, lint, every member's tests, then tests-e2e, on a native stack it starts and stops
 	bash infra/test.sh native $(if $(svc),svc=$(svc))
 
-test-compose: ## the same suites against the compose stack: engine, images, build, up, tests, down -v
-	bash infra/test.sh compose $(if $(svc),svc=$(svc))
+test-compose: ## the same suites against the compose stack: engine, images, build, up, tests, down -v [brokers=3 replicas=2]
+	$(TOPOLOGY) bash infra/test.sh compose $(if $(svc),svc=$(svc))
 
 test-cluster: ## tests-e2e on a native stack of three brokers and two replicas, the cluster chaos run included
 	bash infra/test.sh cluster

@@ -46,14 +46,14 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated: {PARTS}")
     parser.add_argument("--quick", action="store_true", help="one round, short runs: a smoke test")
     parser.add_argument("--rounds", type=int, default=3, help="A, B alternations per pair")
-    parser.add_argument("--seconds", type=float, default=10, help="length of one wrk run")
+    parser.add_argument("--seconds", type=float, default=6, help="length of one wrk run")
     parser.add_argument("--gets", type=int, default=300, help="latency samples per mode")
     parser.add_argument("--logins", type=int, default=40)
     parser.add_argument("--rate", type=float, default=200.0, help="orders/s for the delivery")
     parser.add_argument("--task-rate", type=float, default=50.0, help="orders/s for task start")
     parser.add_argument("--pipeline-seconds", type=float, default=20.0)
     parser.add_argument("--relay-rows", type=int, default=20_000)
-    parser.add_argument("--orders", type=int, default=5_000, help="events the processor drains")
+    parser.add_argument("--orders", type=int, default=3_000, help="events the processor drains")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.gets, args.logins = 1, 4, 100, 10

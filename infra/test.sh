@@ -6,11 +6,13 @@
 #   compose  a Docker engine and the base images (make docker-engine / docker-images), a fresh
 #            compose project (orders-platform-test) built and started, the suites with
 #            STACK_CONTROLLER=compose (the fault tests stop and kill containers), then
-#            `docker compose down -v`
+#            `docker compose down -v`; with STACK_BROKERS=3 STACK_REPLICAS=2 (`make test-compose
+#            brokers=3 replicas=2`) docker-compose.cluster.yml on top, and tests-e2e only
 #   cluster  (`make test-cluster`) install, the native stack with three brokers and two
-#            replicas of each service (`make dev-up brokers=3 replicas=2`; one already running
-#            is used when it is that cluster), then tests-e2e only: the whole suite on the
-#            cluster, tests/test_cluster.py's broker kill included
+#            replicas of each service (`make dev-up brokers=3 replicas=2`) in a STACK_DIR of
+#            its own (default .stack-cluster; one already running there is used when it is that
+#            cluster), then tests-e2e only: the whole suite on the cluster,
+#            tests/test_cluster.py's broker kill included
 # Each phase's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mode=${1:?usage: infra/test.sh native|compose|cluster [svc=...]}
 shift
 svc=""
+cluster=""
 for arg in "$@"; do case "$arg" in svc=*) svc="${arg#svc=}" ;; esac; done
 
 say() { printf '\n== %s\n' "$*"; }
@@ -71,6 +74,8 @@ if [ "$mode" = native ]; then
     fi
     phase up
 elif [ "$mode" = cluster ]; then
+    # State of its own: Kafka's data in .stack is formatted for one broker after `make test`
+    export STACK_DIR=${STACK_DIR:-$PWD/.stack-cluster}
     say "install"
     bash infra/native/install.sh
     phase install
@@ -84,14 +89,23 @@ elif [ "$mode" = cluster ]; then
     phase up
     # a running stack of one broker is not the cluster: refused here, not skipped test by test
     make --no-print-directory dev-status | grep -q '^kafka-3 ' || {
-        echo "the running stack is not the cluster: make dev-down, then make test-cluster" >&2
+        echo "the stack in $STACK_DIR is not the cluster: STACK_DIR=$STACK_DIR make dev-down first" >&2
         exit 1
     }
-    # no member tests: the services' own suites do not depend on the topology
+    cluster=1  # no member tests: the services' own suites do not depend on the topology
 elif [ "$mode" = compose ]; then
     # A project of its own: the tests never touch the volumes of a stack you run with `make up`
     # (which, holding the same ports, makes `up` below refuse clearly instead).
     export COMPOSE_PROJECT_NAME=orders-platform-test
+    if [ -n "${STACK_BROKERS:-}${STACK_REPLICAS:-}" ]; then
+        # `make test-compose brokers=3 replicas=2`: the cluster override, e2e only (as cluster)
+        [ "${STACK_BROKERS:-}" = 3 ] && [ "${STACK_REPLICAS:-}" = 2 ] || {
+            echo "the compose cluster is brokers=3 replicas=2 (docker-compose.cluster.yml)" >&2
+            exit 2
+        }
+        export COMPOSE_FILE=docker-compose.yml:docker-compose.cluster.yml
+        cluster=1
+    fi
     say "docker engine"
     bash infra/docker/engine.sh
     phase engine
@@ -114,13 +128,13 @@ else
     exit 2
 fi
 
-if [ "$mode" != cluster ]; then
+if [ -z "$cluster" ]; then
     say "member tests"
     make --no-print-directory member-tests ${svc:+svc=$svc}
     phase members
 fi
 
-if [ -z "$svc" ] || [ "$mode" = cluster ]; then
+if [ -z "$svc" ] || [ -n "$cluster" ]; then
     say "end-to-end tests"
     make --no-print-directory e2e
     phase e2e

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from stack_control import compose, container_id, docker, under_compose
+from stack_control import compose, container_id, docker, topology, under_compose
 from stack_control.env import example_names
 from stack_control.waiting import eventually
 from tests.clients import ITEMS, ROOT, Stack, User
@@ -77,6 +77,9 @@ def _config() -> dict[str, Any]:
 def _in_network(value: str, env: dict[str, str]) -> str:
     for port, target in IN_NETWORK.items():
         value = value.replace(f"127.0.0.1:{env[port]}", target)
+    for n in (2, 3):  # the cluster's other brokers (docker-compose.cluster.yml)
+        value = value.replace(f"127.0.0.1:{topology.port(env, 'KAFKA', n)},", f"kafka-{n}:9092,")
+        value = value.replace(f"127.0.0.1:{topology.port(env, 'KAFKA', n)}", f"kafka-{n}:9092")
     return value
 
 

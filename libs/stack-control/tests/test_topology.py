@@ -73,3 +73,10 @@ def test_what_up_recorded_wins_over_the_environment(tmp_path: Path) -> None:
     record(tmp_path, CLUSTER)
     assert current({"STACK_DIR": str(tmp_path)}, tmp_path) == CLUSTER
     assert current({**env, "STACK_BROKERS": "1"}, tmp_path) == CLUSTER
+
+
+def test_under_compose_a_file_of_the_native_stack_is_ignored(tmp_path: Path) -> None:
+    record(tmp_path, Topology())  # a native one-broker stack ran from this checkout
+    compose = {"STACK_DIR": str(tmp_path), "STACK_CONTROLLER": "compose"}
+    assert current({**compose, "STACK_BROKERS": "3", "STACK_REPLICAS": "2"}, tmp_path) == CLUSTER
+    assert current(compose, tmp_path) == Topology()

@@ -117,9 +117,11 @@ def requested(env: Mapping[str, str]) -> Topology | None:
 
 
 def current(env: Mapping[str, str], root: Path) -> Topology:
-    """The running stack's topology: recorded by its `up`, else the environment's, else one of
-    each."""
-    return recorded(stack_dir(env, root)) or requested(env) or Topology()
+    """The running stack's topology: natively recorded by its `up`, else the environment's,
+    else one of each. Under compose (STACK_CONTROLLER=compose) the environment's only: a file
+    the native stack left says nothing of the containers."""
+    native = env.get("STACK_CONTROLLER", "native") != "compose"
+    return (native and recorded(stack_dir(env, root))) or requested(env) or Topology()
 
 
 def port(env: Mapping[str, str], name: str, n: int = 1) -> int:

@@ -172,7 +172,7 @@ async def test_a_rolled_back_order_leaves_no_outbox_row(sessions) -> None:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         await session.rollback()
     async with sessions() as session:
-        assert await session.get(Order, created.id) is None
+        assert await session.get(Order, created.order_id) is None
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
@@ -182,7 +182,7 @@ async def test_a_committed_order_has_exactly_one_new_order_event(sessions) -> No
         created = await create_order(session, caller_id=7, data=body)
     async with sessions() as session:
         (row,) = (await session.scalars(select(OutboxMessage))).all()
-    assert row.key == str(created.id)
+    assert row.key == str(created.order_id)
     assert row.payload["event_type"] == "new_order"
-    assert row.payload["data"]["order_id"] == str(created.id)
+    assert row.payload["data"]["order_id"] == str(created.order_id)
     assert row.payload["data"]["total_price"] == 5.0

@@ -46,30 +46,41 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-async def create_order(session: AsyncSession, *, caller_id: int, data: OrderCreate) -> OrderRead:
-    """The caller's new order and its `new_order` outbox row, in the caller's transaction."""
+async def create_order(session: AsyncSession, *, caller_id: int, data: OrderCreate) -> Answer:
+    """The caller's new order and its `new_order` outbox row, in the caller's transaction: 201
+    and the order's JSON, dumped once for the row, the event and the answer."""
     now = utc_now()
-    order = Order(
+    # the items are validated already (OrderCreate): an OrderRead built from them keeps them
+    created = OrderRead(
         id=uuid.uuid4(),
         user_id=caller_id,
-        items=[item.model_dump(mode="json") for item in data.items],
+        items=data.items,
         total_price=data.total,
         status=OrderStatus.PENDING,
         created_at=now,
         updated_at=now,
     )
-    OrderRepository(session).add(order)
-    created = OrderRead.model_validate(order)
-    event = new_order_message(created.model_dump(mode="json"), get_correlation_id())
-    await OutboxRepository(session).add(event)
+    body = created.model_dump(mode="json")
+    OrderRepository(session).add(
+        Order(
+            id=created.id,
+            user_id=caller_id,
+            items=body["items"],
+            total_price=created.total_price,
+            status=created.status,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await OutboxRepository(session).add(new_order_message(body, get_correlation_id()))
     log.info(
         "orders.created",
-        order_id=str(created.id),
+        order_id=body["id"],
         user_id=caller_id,
         items=len(created.items),
         total_price=str(created.total_price),
     )
-    return created
+    return Answer(HTTPStatus.CREATED, body, created.id)
 
 
 async def place_order(
@@ -82,11 +93,7 @@ async def place_order(
 ) -> Answer:
     """POST /orders/'s answer: 201 and the new order; with an `Idempotency-Key`, the first
     answer to the caller's key once it exists (see services/idempotency.py)."""
-
-    async def created() -> Answer:
-        order = await create_order(session, caller_id=caller_id, data=data)
-        return Answer(HTTPStatus.CREATED, order.model_dump(mode="json"), order.id)
-
+    created = functools.partial(create_order, session, caller_id=caller_id, data=data)
     if idempotency_key is None:
         return await created()
     return await answer_once(
