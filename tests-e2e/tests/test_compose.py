@@ -78,7 +78,6 @@ def _in_network(value: str, env: dict[str, str]) -> str:
     for port, target in IN_NETWORK.items():
         value = value.replace(f"127.0.0.1:{env[port]}", target)
     for n in (2, 3):  # the cluster's other brokers (docker-compose.cluster.yml)
-        value = value.replace(f"127.0.0.1:{topology.port(env, 'KAFKA', n)},", f"kafka-{n}:9092,")
         value = value.replace(f"127.0.0.1:{topology.port(env, 'KAFKA', n)}", f"kafka-{n}:9092")
     return value
 
