@@ -8,7 +8,7 @@ import uuid
 import httpx
 from redis.asyncio import Redis
 
-from tests.support import Auth, MakeApp, client_for
+from tests.support import Auth, MakeApp, client_for, create_order
 
 ALICE, BOB = 501, 502
 
@@ -100,3 +100,31 @@ async def test_two_replicas_admit_exactly_the_limit_of_a_concurrent_burst(
     (key,) = [k for k in await redis.keys("*ratelimit*") if b"user:501" in k]
     # counted once each at most (a call refused from memory after the first 429 is not sent)
     assert 30 < int(await redis.get(key) or 0) <= 80
+
+
+async def test_a_cached_get_counts_its_limit_in_the_round_trip_of_its_cache_read(
+    make_app: MakeApp, auth: Auth, redis: Redis
+) -> None:
+    """GET /orders/{id}/ sends the rate limit's count and the cache read to Redis together:
+    one round trip for a hit, not two; over the limit, the cached order is not answered."""
+    app = await make_app(rate_limit_enabled=True, rate_limit="4/minute")
+    pipeline = app.state.limiter.shared.pipeline
+    alice = auth(ALICE)  # one token: verified once, then known (no per-IP check)
+    async with client_for(app) as client:
+        order = await create_order(client, alice)
+        url = f"/orders/{order['id']}/"
+        assert (await client.get(url, headers=alice)).status_code == 200  # fills the cache
+        assert await redis.exists(f"orders:order:{order['id']}")
+
+        before = pipeline.batches
+        hit = await client.get(url, headers=alice)
+        assert hit.status_code == 200
+        assert hit.json() == order
+        assert pipeline.batches - before == 1
+
+        assert (await client.get(url, headers=alice)).status_code == 200  # 4th of 4
+        limited = await client.get(url, headers=alice)
+        assert limited.status_code == 429
+        assert limited.json()["detail"].startswith("rate limit exceeded")
+        # a malformed id is counted (and refused) too, before its 422
+        assert (await client.get("/orders/not-a-uuid/", headers=alice)).status_code == 429

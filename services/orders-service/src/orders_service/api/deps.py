@@ -3,7 +3,9 @@ the `Idempotency-Key` header."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +18,7 @@ from pydantic import AfterValidator, WithJsonSchema
 
 from orders_service.config import Settings
 from orders_service.db.session import SessionDep, SessionmakerDep
-from orders_service.services.cache import OrderCache
+from orders_service.services.cache import CachedOrder, OrderCache
 from orders_service.token_verifier import TokenVerifier
 from service_kit.errors import Unauthorized
 from service_kit.proxies import TrustedProxies, client_ip
@@ -104,6 +106,29 @@ async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_
     await check(request)
 
 
+async def cached_order_within_limit(
+    request: Request, _: Annotated[int, Depends(current_user_id)]
+) -> CachedOrder | None:
+    """GET /orders/{order_id}/'s rate limit and cache read at once: both are sent to Redis in
+    the same round trip (service_kit.redis.AutoPipeline) instead of one after the other. The
+    read is only ever answered within the limit: over it, it is dropped and the 429 raised. An
+    `order_id` that is not a UUID reads nothing (the route answers 422)."""
+    check: RateLimitCheck = request.app.state.rate_limit_check
+    try:
+        order_id = uuid.UUID(request.path_params["order_id"])
+    except ValueError:
+        await check(request)
+        return None
+    cache: OrderCache = request.app.state.cache
+    read = asyncio.ensure_future(cache.get(order_id))
+    try:
+        await check(request)
+    except BaseException:
+        read.cancel()
+        raise
+    return await read
+
+
 def _idempotency_key(value: str | None) -> str | None:
     if value is not None and not (
         len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH and re.fullmatch(IDEMPOTENCY_KEY_PATTERN, value)
@@ -140,3 +165,4 @@ CurrentUser = Annotated[int, Depends(current_user_id)]
 Session = SessionDep
 Sessions = SessionmakerDep
 Cache = Annotated[OrderCache, Depends(get_cache)]
+CachedWithinLimit = Annotated[CachedOrder | None, Depends(cached_order_within_limit)]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from orders_service.api.deps import (
     Cache,
+    CachedWithinLimit,
     CurrentUser,
     IdempotencyKeyHeader,
     KeyTtl,
@@ -45,11 +46,15 @@ COMMON = (
 MAX_OFFSET = 2**63 - 1
 
 
-router = APIRouter(prefix="/orders", tags=["orders"], dependencies=[Depends(rate_limited)])
+router = APIRouter(prefix="/orders", tags=["orders"])
+# Every call is counted against the per-user limit: here, or for GET /orders/{id}/ together with
+# its cache read (deps.cached_order_within_limit).
+LIMITED = [Depends(rate_limited)]
 
 
 @router.post(
     "/",
+    dependencies=LIMITED,
     status_code=status.HTTP_201_CREATED,
     response_model=OrderRead,
     responses=error_responses(
@@ -96,6 +101,7 @@ async def create_order(
 
 @router.get(
     "/user/{user_id}/",
+    dependencies=LIMITED,
     response_model=list[OrderRead],
     responses=error_responses(
         *COMMON,
@@ -125,15 +131,20 @@ async def list_user_orders(
     ),
 )
 async def get_order(
-    order_id: uuid.UUID, caller_id: CurrentUser, sessions: Sessions, cache: Cache
+    order_id: uuid.UUID,
+    caller_id: CurrentUser,
+    cached: CachedWithinLimit,
+    sessions: Sessions,
+    cache: Cache,
 ) -> Response:
     """One order of the current user (served from the Redis cache when it holds it)."""
-    body = await orders.get_order(sessions, cache, caller_id=caller_id, order_id=order_id)
+    body = await orders.get_order(sessions, cache, cached, caller_id=caller_id, order_id=order_id)
     return Response(body, media_type="application/json")
 
 
 @router.patch(
     "/{order_id}/",
+    dependencies=LIMITED,
     response_model=OrderRead,
     responses=error_responses(
         *COMMON,

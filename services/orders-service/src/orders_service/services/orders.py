@@ -16,7 +16,7 @@ from orders_service.db.outbox_repository import OutboxRepository
 from orders_service.db.repository import OrderRepository
 from orders_service.db.session import after_commit
 from orders_service.schemas import OrderCreate, OrderRead
-from orders_service.services.cache import OrderCache
+from orders_service.services.cache import CachedOrder, OrderCache
 from orders_service.services.errors import (
     OrderForbidden,
     OrderNotFound,
@@ -104,14 +104,15 @@ async def place_order(
 async def get_order(
     sessions: async_sessionmaker[AsyncSession],
     cache: OrderCache,
+    cached: CachedOrder | None,
     *,
     caller_id: int,
     order_id: uuid.UUID,
 ) -> bytes:
-    """The Order JSON of one of the caller's orders. Read-through: the cache first (its JSON is
-    the answer, and no database session is opened), PostgreSQL on a miss (then the cache is
-    filled). Only the owner may read it, on a cache hit too."""
-    cached = await cache.get(order_id)
+    """The Order JSON of one of the caller's orders. Read-through: `cached` is what the cache
+    held (`cache.get(order_id)`, read by the caller: see api/deps.py); a hit is the answer, and
+    no database session is opened; a miss reads PostgreSQL and fills the cache. Only the owner
+    may read it, on a cache hit too."""
     if cached is not None:
         if cached.user_id != caller_id:
             raise OrderForbidden()
