@@ -149,15 +149,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await hook()
 
 
-async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    """For a read that may need no database at all (a cache hit): it opens a session only when
-    it must, and commits nothing."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return sessionmaker
-
-
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
-
 # scope="function": FastAPI ends the dependency (commit, hooks) before the response is sent, so
 # a failed commit is never preceded by a 2xx and a client reads its own writes.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

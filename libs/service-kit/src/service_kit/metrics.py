@@ -13,11 +13,25 @@ HTTP_LATENCY = Histogram(
 )
 
 
+# The labelled children already used, looked up once each (labels() validates and locks on
+# every call): a few dozen routes x methods x statuses.
+_latency: dict[tuple[str, str], Histogram] = {}
+_requests: dict[tuple[str, str, int], Counter] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request under its route's template (`/orders/{order_id}/`), so that
     ids in paths do not make a label value per resource."""
-    HTTP_LATENCY.labels(method, route).observe(seconds)
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    latency = _latency.get((method, route))
+    if latency is None:
+        latency = _latency[method, route] = HTTP_LATENCY.labels(method, route)
+    latency.observe(seconds)
+    requests = _requests.get((method, route, status))
+    if requests is None:
+        requests = _requests[method, route, status] = HTTP_REQUESTS.labels(
+            method, route, str(status)
+        )
+    requests.inc()
 
 
 def install_metrics(app: FastAPI) -> None:

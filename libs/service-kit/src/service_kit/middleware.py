@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from fastapi import Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service_kit.error_handlers import unexpected_error
@@ -18,6 +19,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Bodies the services accept at most (the gateway allows less); a larger declared body is a 413.
 MAX_BODY_BYTES = 1_048_576
 _MAX_REQUEST_ID_CHARS = 64
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 
 
 class RequestContext:
@@ -36,8 +38,9 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        cid = bind_correlation_id(_caller_request_id(headers))
+        caller_id, declared_length = _request_id_and_length(scope)
+        cid = bind_correlation_id(caller_id)
+        request_id = (_REQUEST_ID_KEY, cid.encode())
         started = time.perf_counter()
         status: int | None = None
 
@@ -45,12 +48,14 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = cid
+                message["headers"] = [
+                    *(h for h in message.get("headers", ()) if h[0].lower() != _REQUEST_ID_KEY),
+                    request_id,
+                ]
             await send(message)
 
         try:
-            if _declared_length(headers) > MAX_BODY_BYTES:
+            if declared_length > MAX_BODY_BYTES:
                 too_large = JSONResponse({"detail": "request body too large"}, status_code=413)
                 await too_large(scope, receive, send_with_request_id)
             else:
@@ -70,20 +75,32 @@ class RequestContext:
             observe_request(scope["method"], route, status or 500, elapsed)
 
 
-def _caller_request_id(headers: Headers) -> str | None:
-    incoming = headers.get(REQUEST_ID_HEADER, "")
-    return incoming[:_MAX_REQUEST_ID_CHARS] if incoming.isprintable() and incoming else None
-
-
-def _declared_length(headers: Headers) -> int:
-    try:
-        return int(headers.get("content-length", "0"))
-    except ValueError:
-        return 0
+def _request_id_and_length(scope: Scope) -> tuple[str | None, int]:
+    """The caller's request id (when usable) and the declared body length (0 if none), read
+    in one pass over the raw headers (ASGI names them in lower case)."""
+    incoming, length = "", 0
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_KEY:
+            incoming = value.decode("latin-1")
+        elif name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                length = 0
+    usable = incoming[:_MAX_REQUEST_ID_CHARS] if incoming.isprintable() and incoming else None
+    return usable, length
 
 
 class JSONCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS, with its refusal of a preflight as JSON with a `detail`."""
+    """Starlette's CORS, with its refusal of a preflight as JSON with a `detail`. A request
+    without an `Origin` (not a browser's cross-origin call) only gets `Vary: Origin` on its
+    answer, as Starlette gives it, without the parsing of its headers for it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, functools.partial(_vary_on_origin, send=send))
+            return
+        await super().__call__(scope, receive, send)
 
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
@@ -96,6 +113,19 @@ class JSONCORSMiddleware(CORSMiddleware):
         }
         detail = bytes(response.body).decode()
         return JSONResponse({"detail": detail}, status_code=400, headers=headers)
+
+
+async def _vary_on_origin(message: Message, send: Send) -> None:
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", ()))
+        for i, (name, value) in enumerate(headers):
+            if name.lower() == b"vary":
+                headers[i] = (name, value + b", Origin")
+                break
+        else:
+            headers.append((b"vary", b"Origin"))
+        message["headers"] = headers
+    await send(message)
 
 
 class HeadAsGet:

@@ -12,7 +12,7 @@ from auth_service.api.routes import build_router
 from auth_service.config import Settings, get_settings
 from auth_service.services.access_tokens import TokenService
 from auth_service.services.security import PasswordHasher
-from service_kit.app import create_api_app
+from service_kit.app import add_routes, create_api_app
 from service_kit.db import make_engine
 from service_kit.logging import configure_logging
 from service_kit.proxies import TrustedProxies
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = tokens
     app.state.hasher = hasher
 
-    app.include_router(build_router(limiter, settings, trusted))
+    add_routes(app, build_router(limiter, settings, trusted))
     return app
 
 

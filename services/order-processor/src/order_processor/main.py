@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from order_processor.config import Settings, get_settings
 from order_processor.metrics import refresh_forever
 from order_processor.reconciler import reconcile_forever
-from service_kit.app import create_service_app
+from service_kit.app import add_routes, create_service_app
 from service_kit.db import make_engine, ping
 from service_kit.health import health_router, redis_check
 from service_kit.logging import configure_logging
@@ -46,14 +46,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def kafka_ping() -> None:
         await asyncio.to_thread(admin.list_topics, timeout=1.5)
 
-    app.include_router(
+    add_routes(
+        app,
         health_router(
             {
                 "postgres": lambda: ping(engine),
                 "celery_broker": redis_check(broker),
                 "kafka": kafka_ping,
             }
-        )
+        ),
     )
     return app
 

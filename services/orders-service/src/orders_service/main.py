@@ -15,7 +15,7 @@ from orders_service.config import Settings, get_settings
 from orders_service.metrics import refresh_forever
 from orders_service.services.cache import OrderCache
 from orders_service.token_verifier import make_verifier
-from service_kit.app import create_api_app
+from service_kit.app import add_routes, create_api_app
 from service_kit.breaker import CircuitBreaker
 from service_kit.db import make_engine
 from service_kit.logging import configure_logging
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter, parse_limits(settings.rate_limit_unauthenticated), trusted
     )
 
-    app.include_router(router)
+    add_routes(app, router)
     return app
 
 

@@ -17,7 +17,7 @@ from limits import RateLimitItem
 from pydantic import AfterValidator, WithJsonSchema
 
 from orders_service.config import Settings
-from orders_service.db.session import SessionDep, SessionmakerDep
+from orders_service.db.session import SessionDep
 from orders_service.services.cache import CachedOrder, OrderCache
 from orders_service.token_verifier import TokenVerifier
 from service_kit.errors import Unauthorized
@@ -106,9 +106,17 @@ async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_
     await check(request)
 
 
-async def cached_order_within_limit(
-    request: Request, _: Annotated[int, Depends(current_user_id)]
-) -> CachedOrder | None:
+@dataclass(frozen=True)
+class CachedRead:
+    """What GET /orders/{order_id}/ starts from: the caller, and what the cache holds."""
+
+    caller_id: int
+    cached: CachedOrder | None
+
+
+async def cached_read_within_limit(
+    request: Request, caller_id: Annotated[int, Depends(current_user_id)]
+) -> CachedRead:
     """GET /orders/{order_id}/'s rate limit and cache read at once: both are sent to Redis in
     the same round trip (service_kit.redis.AutoPipeline) instead of one after the other. The
     read is only ever answered within the limit: over it, it is dropped and the 429 raised. An
@@ -118,7 +126,7 @@ async def cached_order_within_limit(
         order_id = uuid.UUID(request.path_params["order_id"])
     except ValueError:
         await check(request)
-        return None
+        return CachedRead(caller_id, None)
     cache: OrderCache = request.app.state.cache
     read = asyncio.ensure_future(cache.get(order_id))
     try:
@@ -126,7 +134,7 @@ async def cached_order_within_limit(
     except BaseException:
         read.cancel()
         raise
-    return await read
+    return CachedRead(caller_id, await read)
 
 
 def _idempotency_key(value: str | None) -> str | None:
@@ -163,6 +171,5 @@ IdempotencyKeyHeader = Annotated[
 KeyTtl = Annotated[timedelta, Depends(idempotency_key_ttl)]
 CurrentUser = Annotated[int, Depends(current_user_id)]
 Session = SessionDep
-Sessions = SessionmakerDep
 Cache = Annotated[OrderCache, Depends(get_cache)]
-CachedWithinLimit = Annotated[CachedOrder | None, Depends(cached_order_within_limit)]
+CachedReadWithinLimit = Annotated[CachedRead, Depends(cached_read_within_limit)]

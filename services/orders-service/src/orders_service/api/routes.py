@@ -5,17 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from orders_service.api.deps import (
     Cache,
-    CachedWithinLimit,
+    CachedReadWithinLimit,
     CurrentUser,
     IdempotencyKeyHeader,
     KeyTtl,
     Session,
-    Sessions,
     rate_limited,
 )
 from orders_service.schemas import OrderCreate, OrderRead, OrderUpdate
@@ -130,15 +129,14 @@ async def list_user_orders(
         *COMMON, OrderForbidden, OrderNotFound, invalid="order_id is not a UUID"
     ),
 )
-async def get_order(
-    order_id: uuid.UUID,
-    caller_id: CurrentUser,
-    cached: CachedWithinLimit,
-    sessions: Sessions,
-    cache: Cache,
-) -> Response:
+async def get_order(order_id: uuid.UUID, request: Request, read: CachedReadWithinLimit) -> Response:
     """One order of the current user (served from the Redis cache when it holds it)."""
-    body = await orders.get_order(sessions, cache, cached, caller_id=caller_id, order_id=order_id)
+    # the hottest route: its one dependency authenticates, counts and reads the cache; the
+    # sessionmaker and the cache are the app's (FastAPI resolves a dependency on every request)
+    state = request.app.state
+    body = await orders.get_order(
+        state.sessionmaker, state.cache, read.cached, caller_id=read.caller_id, order_id=order_id
+    )
     return Response(body, media_type="application/json")
 
 
