@@ -1,15 +1,18 @@
 """Window counters for the rate limiter (ratelimit.py): shared ones in Redis, and the process's
 own in memory for while Redis fails. A window starts with its first count and lasts the limit's
 period (the counter expires with it). The shared counters go through an `AutoPipeline`
-(redis.py): the counts of the requests of one event-loop turn take one round trip together.
+(redis.py): the counts of the requests of one event-loop turn take one round trip together,
+one command (a script) each.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Protocol
 
 from limits.aio.storage import MemoryStorage
+from redis.exceptions import NoScriptError
 
 from service_kit.redis import AutoPipeline
 
@@ -20,6 +23,14 @@ class Counters(Protocol):
     async def resets_at(self, name: str, period: int) -> float: ...
 
 
+# One command per count: a new window is created with its expiry, then counted.
+_ADD = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return redis.call('INCRBY', KEYS[1], ARGV[2])
+"""
+_ADD_SHA = hashlib.sha1(_ADD.encode(), usedforsecurity=False).hexdigest()  # EVALSHA's id
+
+
 class RedisCounters:
     def __init__(self, pipeline: AutoPipeline) -> None:
         self.pipeline = pipeline
@@ -27,12 +38,10 @@ class RedisCounters:
     async def add(self, name: str, period: int, amount: int) -> int:
         """Add `amount` (0: only read) to counter `name`, whose window lasts `period` s; the
         count after it."""
-        _, value = await self.pipeline.execute_many(
-            [
-                ("SET", name, 0, "EX", period, "NX"),  # a new window: created with its expiry
-                ("INCRBY", name, amount),
-            ]
-        )
+        try:
+            value = await self.pipeline.execute("EVALSHA", _ADD_SHA, 1, name, period, amount)
+        except NoScriptError:  # a Redis restarted or flushed: EVAL loads the script again
+            value = await self.pipeline.execute("EVAL", _ADD, 1, name, period, amount)
         return int(value)
 
     async def resets_at(self, name: str, period: int) -> float:

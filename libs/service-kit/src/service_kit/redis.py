@@ -12,14 +12,18 @@ connecting included): on a hung Redis each waiter fails after the bound, never l
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from typing import Any
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 Command = tuple[Any, ...]  # ("GET", key), ("INCRBY", key, 1) ...
+_READ_TIMEOUT = (None, math.inf)  # read_response's: the socket's, then none
+_CONNECTION_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
 
 def make_redis(url: str, timeout_seconds: float = 0.1) -> Redis:
@@ -62,28 +66,54 @@ class AutoPipeline:
     async def _send(self) -> None:
         batch, self._queued = self._queued, []
         self.batches += 1
-        pipe = self.redis.pipeline(transaction=False)
-        for commands, _ in batch:
-            for command in commands:
-                pipe.execute_command(*command)
+        commands = [command for own, _ in batch for command in own]
         try:
             async with asyncio.timeout(self.bound):
-                replies = await pipe.execute(raise_on_error=False)
+                replies = await self._round_trip(commands)
         except Exception as exc:  # every waiter gets the batch's failure, as it is
             for _, answer in batch:
                 if not answer.done():
                     answer.set_exception(exc)
             return
         at = 0
-        for commands, answer in batch:
-            own, at = replies[at : at + len(commands)], at + len(commands)
+        for own, answer in batch:
+            mine, at = replies[at : at + len(own)], at + len(own)
             if answer.done():
                 continue
-            error = next((r for r in own if isinstance(r, Exception)), None)
+            error = next((r for r in mine if isinstance(r, Exception)), None)
             if error is not None:
                 answer.set_exception(error)
             else:
-                answer.set_result(own)
+                answer.set_result(mine)
+
+    async def _round_trip(self, commands: list[Command]) -> list[Any]:
+        """The raw replies to `commands`, written at once on one pooled connection and read in
+        order; an error reply is its exception, in its place. This is redis-py's pipeline
+        without what the batch does not use (response callbacks, transactions, a timeout per
+        reply: the batch has its bound). A connection that fails is dropped, and the batch
+        sent once more on a new one, as the client's own retry would (`make_redis`)."""
+        try:
+            return await self._on_a_connection(commands)
+        except _CONNECTION_ERRORS:
+            return await self._on_a_connection(commands)
+
+    async def _on_a_connection(self, commands: list[Command]) -> list[Any]:
+        pool = self.redis.connection_pool
+        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await connection.send_packed_command(connection.pack_commands(commands))
+            replies: list[Any] = []
+            for i in range(len(commands)):
+                try:  # the first reply waits for Redis (the socket timeout); the rest are here
+                    replies.append(await connection.read_response(timeout=_READ_TIMEOUT[i > 0]))
+                except redis_errors.ResponseError as error:
+                    replies.append(error)
+            return replies
+        except BaseException:  # failed or cancelled mid-way: the socket's state is unknown
+            await connection.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(connection)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -128,3 +128,22 @@ async def test_a_cached_get_counts_its_limit_in_the_round_trip_of_its_cache_read
         assert limited.json()["detail"].startswith("rate limit exceeded")
         # a malformed id is counted (and refused) too, before its 422
         assert (await client.get("/orders/not-a-uuid/", headers=alice)).status_code == 429
+
+
+async def test_the_count_goes_on_after_redis_forgets_its_scripts(
+    make_app: MakeApp, auth: Auth, redis: Redis
+) -> None:
+    """A count is one script call; a Redis that restarted or flushed its scripts answers
+    NOSCRIPT, and the script is sent again: the shared count goes on, nothing falls back."""
+    app = await make_app(rate_limit_enabled=True, rate_limit="3/minute")
+    alice = auth(ALICE)
+    url = f"/orders/user/{ALICE}/"
+    async with client_for(app) as client:
+        assert (await client.get(url, headers=alice)).status_code == 200
+        await redis.script_flush()
+        assert (await client.get(url, headers=alice)).status_code == 200
+        assert (await client.get(url, headers=alice)).status_code == 200
+        assert (await client.get(url, headers=alice)).status_code == 429
+    (key,) = [k for k in await redis.keys("*ratelimit*") if b"user:501" in k]
+    # every call counted in Redis, the refused one too (in memory, Redis would not hold them)
+    assert int(await redis.get(key) or 0) == 4
