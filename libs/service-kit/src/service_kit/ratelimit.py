@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
 import structlog
 from fastapi import Request
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 
 from service_kit.counters import Counters, MemoryCounters, RedisCounters
 from service_kit.errors import TooManyRequests
@@ -39,9 +40,18 @@ _log_exceeded = Throttled(log, "ratelimit.exceeded")
 T = TypeVar("T")
 
 
-def parse_limits(text: str) -> list[RateLimitItem]:
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`amount` calls per window of `period` seconds; `text` says it ("10 per 1 minute")."""
+
+    amount: int
+    period: int
+    text: str
+
+
+def parse_limits(text: str) -> list[Limit]:
     """`limits` syntax, several separated by ";": "10/minute", "5/second;100/hour"."""
-    return parse_many(text)
+    return [Limit(item.amount, item.get_expiry(), str(item)) for item in parse_many(text)]
 
 
 class RateLimiter:
@@ -55,7 +65,7 @@ class RateLimiter:
         self._retry_shared_at = 0.0
         self._refused_until: dict[tuple[str, str, str], float] = {}
 
-    async def check(self, limits: Sequence[RateLimitItem], scope: str, key: str) -> None:
+    async def check(self, limits: Sequence[Limit], scope: str, key: str) -> None:
         """Count one request of `key` against each limit; TooManyRequests once one is exceeded."""
         if not self.enabled:
             return
@@ -64,9 +74,7 @@ class RateLimiter:
             if await self._add(item, scope, key, 1) > item.amount:
                 await self._refuse(item, scope, key)
 
-    async def refuse_if_exceeded(
-        self, limits: Sequence[RateLimitItem], scope: str, key: str
-    ) -> None:
+    async def refuse_if_exceeded(self, limits: Sequence[Limit], scope: str, key: str) -> None:
         """TooManyRequests when `key` has used up a limit already; counts nothing."""
         if not self.enabled:
             return
@@ -75,15 +83,15 @@ class RateLimiter:
             if await self._add(item, scope, key, 0) >= item.amount:
                 await self._refuse(item, scope, key)
 
-    async def count(self, limits: Sequence[RateLimitItem], scope: str, key: str) -> None:
+    async def count(self, limits: Sequence[Limit], scope: str, key: str) -> None:
         """Count one request of `key` against each limit, refusing nothing (see above)."""
         if not self.enabled:
             return
         for item in limits:
             await self._add(item, scope, key, 1)
 
-    def _refuse_if_remembered(self, item: RateLimitItem, scope: str, key: str) -> None:
-        remembered = (scope, key, str(item))
+    def _refuse_if_remembered(self, item: Limit, scope: str, key: str) -> None:
+        remembered = (scope, key, item.text)
         until = self._refused_until.get(remembered)
         if until is None:
             return
@@ -91,20 +99,20 @@ class RateLimiter:
         if left <= 0:
             del self._refused_until[remembered]
             return
-        _log_exceeded(scope=scope, limit=str(item))
-        raise TooManyRequests(f"rate limit exceeded: {item}", max(1, math.ceil(left)))
+        _log_exceeded(scope=scope, limit=item.text)
+        raise TooManyRequests(f"rate limit exceeded: {item.text}", max(1, math.ceil(left)))
 
-    async def _refuse(self, item: RateLimitItem, scope: str, key: str) -> NoReturn:
+    async def _refuse(self, item: Limit, scope: str, key: str) -> NoReturn:
         name, period = _counter(item, scope, key)
         resets_at = await self._on_counters(lambda counters: counters.resets_at(name, period))
-        self._refused_until[(scope, key, str(item))] = resets_at
+        self._refused_until[(scope, key, item.text)] = resets_at
         if len(self._refused_until) > REMEMBERED_REFUSALS:
             del self._refused_until[next(iter(self._refused_until))]
         retry_after = max(1, math.ceil(resets_at - time.time()))
-        _log_exceeded(scope=scope, limit=str(item))
-        raise TooManyRequests(f"rate limit exceeded: {item}", retry_after)
+        _log_exceeded(scope=scope, limit=item.text)
+        raise TooManyRequests(f"rate limit exceeded: {item.text}", retry_after)
 
-    async def _add(self, item: RateLimitItem, scope: str, key: str, amount: int) -> int:
+    async def _add(self, item: Limit, scope: str, key: str, amount: int) -> int:
         """The count of `key`'s current window of `item` after adding `amount`."""
         name, period = _counter(item, scope, key)
         return await self._on_counters(lambda counters: counters.add(name, period, amount))
@@ -132,10 +140,9 @@ class RateLimiter:
             log.warning("ratelimit.redis_unavailable", error=type(exc).__name__, fallback="memory")
 
 
-def _counter(item: RateLimitItem, scope: str, key: str) -> tuple[str, int]:
+def _counter(item: Limit, scope: str, key: str) -> tuple[str, int]:
     """The counter of `key` for `item` in `scope`, and its window's length in seconds."""
-    period = item.get_expiry()
-    return f"{KEY_PREFIX}/{scope}/{key}/{item.amount}per{period}s", period
+    return f"{KEY_PREFIX}/{scope}/{key}/{item.amount}per{item.period}s", item.period
 
 
 def rate_limit(

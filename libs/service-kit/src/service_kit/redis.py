@@ -22,7 +22,6 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 Command = tuple[Any, ...]  # ("GET", key), ("INCRBY", key, 1) ...
-_READ_TIMEOUT = (None, math.inf)  # read_response's: the socket's, then none
 _CONNECTION_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
 
 
@@ -51,12 +50,17 @@ class AutoPipeline:
     async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
         """The replies to `commands`, which run one after the other, in the next batch; raises
         the first error among them (or the batch's)."""
+        return await self.submit(commands)
+
+    def submit(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
+        """`execute_many` without the wait: `commands` are queued now, and the future gets
+        their replies. The futures of a batch are done in the order they were queued."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
         self._queued.append((commands, answer))
         if len(self._queued) == 1:  # the first of a batch sends it once the loop comes round
             loop.call_soon(self._start_sending)
-        return await answer
+        return answer
 
     def _start_sending(self) -> None:
         task = asyncio.ensure_future(self._send())
@@ -104,8 +108,10 @@ class AutoPipeline:
             await connection.send_packed_command(connection.pack_commands(commands))
             replies: list[Any] = []
             for i in range(len(commands)):
-                try:  # the first reply waits for Redis (the socket timeout); the rest are here
-                    replies.append(await connection.read_response(timeout=_READ_TIMEOUT[i > 0]))
+                # the first reply waits for Redis (the socket timeout); the others are here
+                timeout = None if i == 0 else math.inf
+                try:
+                    replies.append(await connection.read_response(timeout=timeout))
                 except redis_errors.ResponseError as error:
                     replies.append(error)
             return replies

@@ -3,7 +3,6 @@ the `Idempotency-Key` header."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,7 +12,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
-from limits import RateLimitItem
 from pydantic import AfterValidator, WithJsonSchema
 
 from orders_service.config import Settings
@@ -22,7 +20,7 @@ from orders_service.services.cache import CachedOrder, OrderCache
 from orders_service.token_verifier import TokenVerifier
 from service_kit.errors import Unauthorized
 from service_kit.proxies import TrustedProxies, client_ip
-from service_kit.ratelimit import RateLimiter, rate_limit
+from service_kit.ratelimit import Limit, RateLimiter, rate_limit
 
 # tokenUrl is relative to the page: through the gateway, Swagger's Authorize button posts the
 # password form to auth-service's /token/.
@@ -44,7 +42,7 @@ class UnauthenticatedLimit:
     authentication counts, valid ones do not."""
 
     limiter: RateLimiter
-    limits: list[RateLimitItem]
+    limits: list[Limit]
     trusted: TrustedProxies
 
     async def refuse_if_exhausted(self, request: Request) -> None:
@@ -136,7 +134,8 @@ async def cached_read_within_limit(
         await check(request)
         return CachedRead(caller_id, None)
     cache: OrderCache = request.app.state.cache
-    read = asyncio.ensure_future(cache.get(order_id))
+    # queued before the count: the read is done by the time the count's reply wakes this up
+    read = cache.start_get(order_id)
     try:
         await check(request)
     except BaseException:

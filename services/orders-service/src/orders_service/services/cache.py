@@ -26,6 +26,7 @@ closing are each logged once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -126,9 +127,46 @@ class OrderCache:
         """The cached order's JSON and owner, or None on a miss, an unreadable value or a Redis
         failure. The JSON is answered as it is: it was written by `OrderRead` (the one mapping)
         and is checked for its shape here, not validated again field by field."""
-        raw = await self._call("get", self.pipeline.execute, "GET", order_key(order_id))
-        if raw is UNAVAILABLE:
+        return await self.start_get(order_id)
+
+    def start_get(self, order_id: uuid.UUID) -> asyncio.Future[CachedOrder | None]:
+        """`get`, with its GET queued now, in the pipeline's next batch: a command the caller
+        sends right after (the rate limit's count) shares the round trip, and this future is
+        done before that command's reply wakes the caller. It fails only as `get` would."""
+        answer: asyncio.Future[CachedOrder | None] = asyncio.get_running_loop().create_future()
+        if not self._allowed("get"):
+            answer.set_result(None)
+            return answer
+        reply = self.pipeline.submit([("GET", order_key(order_id))])
+        reply.add_done_callback(functools.partial(self._on_get_reply, order_id, answer))
+        return answer
+
+    def _on_get_reply(
+        self,
+        order_id: uuid.UUID,
+        answer: asyncio.Future[CachedOrder | None],
+        reply: asyncio.Future[list[Any]],
+    ) -> None:
+        try:
+            cached = self._parse_reply(order_id, reply)
+        except Exception as exc:  # not Redis's failure: the caller's to see
+            if not answer.done():
+                answer.set_exception(exc)
+            return
+        if not answer.done():  # else cancelled: the caller went away
+            answer.set_result(cached)
+
+    def _parse_reply(
+        self, order_id: uuid.UUID, reply: asyncio.Future[list[Any]]
+    ) -> CachedOrder | None:
+        error = reply.exception()
+        if error is not None:
+            if not isinstance(error, REDIS_ERRORS):
+                raise error
+            self._failed("get", error)
             return None
+        self._succeeded()
+        (raw,) = reply.result()
         if raw is None:
             CACHE_OPERATIONS.labels("get", "miss").inc()
             return None
@@ -198,16 +236,28 @@ class OrderCache:
     async def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Redis's answer to `fn(*args, **kwargs)`, or UNAVAILABLE when Redis was skipped or
         failed (counted, and reported to the breaker)."""
-        if not self.enabled or not self.breaker.allow():
-            CACHE_OPERATIONS.labels(operation, "skipped").inc()
+        if not self._allowed(operation):
             return UNAVAILABLE
         try:
             result = await fn(*args, **kwargs)
         except REDIS_ERRORS as exc:
-            CACHE_OPERATIONS.labels(operation, "error").inc()
-            self.breaker.failure(exc)
+            self._failed(operation, exc)
             return UNAVAILABLE
+        self._succeeded()
+        return result
+
+    def _allowed(self, operation: str) -> bool:
+        """False (counted as skipped) while the cache is switched off or the breaker open."""
+        if self.enabled and self.breaker.allow():
+            return True
+        CACHE_OPERATIONS.labels(operation, "skipped").inc()
+        return False
+
+    def _failed(self, operation: str, exc: BaseException) -> None:
+        CACHE_OPERATIONS.labels(operation, "error").inc()
+        self.breaker.failure(exc)
+
+    def _succeeded(self) -> None:
         self.breaker.success()
         if self._unsynced and self._replay is None:
             self._replay = asyncio.create_task(self._replay_unsynced(), name="cache-replay")
-        return result
