@@ -47,7 +47,7 @@ MAX_OFFSET = 2**63 - 1
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 # Every call is counted against the per-user limit: here, or for GET /orders/{id}/ together with
-# its cache read (deps.cached_order_within_limit).
+# its cache read (deps.cached_read_within_limit).
 LIMITED = [Depends(rate_limited)]
 
 

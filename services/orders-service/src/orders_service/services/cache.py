@@ -159,6 +159,8 @@ class OrderCache:
     def _parse_reply(
         self, order_id: uuid.UUID, reply: asyncio.Future[list[Any]]
     ) -> CachedOrder | None:
+        if reply.cancelled():  # nobody awaits it to cancel it; were it ever, no answer
+            return None
         error = reply.exception()
         if error is not None:
             if not isinstance(error, REDIS_ERRORS):
