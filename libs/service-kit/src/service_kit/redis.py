@@ -44,17 +44,13 @@ class AutoPipeline:
 
     async def execute(self, *command: Any) -> Any:
         """One command's reply."""
-        (reply,) = await self.execute_many([command])
+        (reply,) = await self.submit([command])
         return reply
 
-    async def execute_many(self, commands: Sequence[Command]) -> list[Any]:
-        """The replies to `commands`, which run one after the other, in the next batch; raises
-        the first error among them (or the batch's)."""
-        return await self.submit(commands)
-
     def submit(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
-        """`execute_many` without the wait: `commands` are queued now, and the future gets
-        their replies. The futures of a batch are done in the order they were queued."""
+        """`commands`, queued now for the next batch, where they run one after the other; the
+        future gets their replies, or the first error among them (or the batch's). The futures
+        of a batch are done in the order they were queued."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
         self._queued.append((commands, answer))

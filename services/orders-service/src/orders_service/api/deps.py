@@ -135,7 +135,7 @@ async def cached_read_within_limit(
         return CachedRead(caller_id, None)
     cache: OrderCache = request.app.state.cache
     # queued before the count: the read is done by the time the count's reply wakes this up
-    read = cache.start_get(order_id)
+    read = cache.get(order_id)
     try:
         await check(request)
     except BaseException:

@@ -123,16 +123,14 @@ class OrderCache:
         self._replay: asyncio.Task[None] | None = None
         self._dropping = False
 
-    async def get(self, order_id: uuid.UUID) -> CachedOrder | None:
+    def get(self, order_id: uuid.UUID) -> asyncio.Future[CachedOrder | None]:
         """The cached order's JSON and owner, or None on a miss, an unreadable value or a Redis
         failure. The JSON is answered as it is: it was written by `OrderRead` (the one mapping)
-        and is checked for its shape here, not validated again field by field."""
-        return await self.start_get(order_id)
+        and is checked for its shape here, not validated again field by field.
 
-    def start_get(self, order_id: uuid.UUID) -> asyncio.Future[CachedOrder | None]:
-        """`get`, with its GET queued now, in the pipeline's next batch: a command the caller
-        sends right after (the rate limit's count) shares the round trip, and this future is
-        done before that command's reply wakes the caller. It fails only as `get` would."""
+        The GET is queued at once, in the pipeline's next batch: a command the caller sends
+        right after (the rate limit's count) shares the round trip, and this future is done
+        before that command's reply wakes the caller."""
         answer: asyncio.Future[CachedOrder | None] = asyncio.get_running_loop().create_future()
         if not self._allowed("get"):
             answer.set_result(None)
