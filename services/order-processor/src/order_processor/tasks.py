@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from contracts import NewOrderV1
 from order_processor.celery_app import app, settings
 from order_processor.config import RETRY_BASE_SECONDS, RETRY_CAP_SECONDS
-from order_processor.db.session import autocommit_sessionmaker, transaction
+from order_processor.db.session import autocommit_transaction
 from order_processor.services import processing
 from service_kit.backoff import backoff_delay
 from service_kit.logging import bind_correlation_id, clear_correlation_id
@@ -66,7 +66,7 @@ def process_order(
             lease_seconds=settings.claim_lease_seconds,
             max_attempts=settings.task_max_attempts,
             retry_delay=partial(backoff_delay, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS),
-            transaction=partial(transaction, autocommit_sessionmaker()),
+            transaction=autocommit_transaction,
             transient=TRANSIENT,
             sleep=work,
         )

@@ -1,7 +1,8 @@
 """All SQL of order-processor: the consumer's inbox, the task's claims and processed orders, and
 reconciliation's view of the inbox.
 
-Nothing here commits: each unit of work (`db.session.transaction`) does, when its block ends.
+Nothing here commits: each unit of work (`db.session.transaction`) does, when its block ends, or
+each statement does by itself (the task's, `db.session.autocommit_transaction`).
 Leases are compared with `clock_timestamp()`, the database's clock at the statement, not `now()`
 (the transaction's start): a claim that waited on another's row lock sees the lease as it is
 when it gets the row, and every replica reads one clock.
@@ -16,6 +17,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     DateTime,
     Executable,
     Interval,
@@ -126,8 +128,13 @@ class StaleEvent(NamedTuple):
 
 
 class ProcessorRepository:
-    def __init__(self, session: Session) -> None:
+    """Over an ORM session (a transaction of several statements) or a Core connection (the
+    task's statements, each committing by itself). `failed_runs` needs the session."""
+
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
+        # The task's statements are Core ones: on a session they skip its ORM execution path.
+        self.core = session.connection() if isinstance(session, Session) else session
 
     # --- the consumer's inbox
 
@@ -163,7 +170,7 @@ class ProcessorRepository:
             "lease": timedelta(seconds=lease_seconds),
             "max_attempts": max_attempts,
         }
-        attempt = self.session.connection().execute(_CLAIM, params).scalar_one_or_none()
+        attempt = self.core.execute(_CLAIM, params).scalar_one_or_none()
         return None if attempt is None else int(attempt)
 
     def give_up(self, order_id: uuid.UUID, *, max_attempts: int, error: str) -> bool:
@@ -197,7 +204,7 @@ class ProcessorRepository:
         """Add the order's row and close its claim, in one statement; False when the row was
         there already (the primary key decides)."""
         params = {"order": order_id, "user": user_id, "event": event_id, "started": started_at}
-        return bool(self.session.connection().execute(_FINISH, params).scalar())
+        return bool(self.core.execute(_FINISH, params).scalar())
 
     def record_failure(
         self, order_id: uuid.UUID, *, attempt: int, error: str, final: bool, hold_seconds: float
@@ -241,7 +248,9 @@ class ProcessorRepository:
         return ended is not None
 
     def failed_runs(self, limit: int) -> Sequence[OrderRun]:
-        """Orders parked as failed, the latest first."""
+        """Orders parked as failed, the latest first (the ORM objects: on a session only)."""
+        if not isinstance(self.session, Session):
+            raise TypeError("failed_runs loads ORM objects: it needs a Session")
         return self.session.scalars(
             select(OrderRun)
             .where(OrderRun.state == "failed")

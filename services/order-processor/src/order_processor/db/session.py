@@ -63,12 +63,20 @@ def sync_sessionmaker() -> sessionmaker[Session]:
 
 
 @lru_cache
-def autocommit_sessionmaker() -> sessionmaker[Session]:
-    """For units of work whose statements each stand alone (the task's: a claim, a finish, a
-    failure, each one statement with its own guards): every statement commits by itself, which
-    saves the BEGIN and COMMIT round trips."""
-    engine = sync_engine().execution_options(isolation_level="AUTOCOMMIT")
-    return sessionmaker(engine, expire_on_commit=False)
+def autocommit_engine() -> Engine:
+    """The worker's engine in autocommit mode, for units of work whose statements each stand
+    alone (the task's: a claim, a finish, a failure, each one statement with its own guards):
+    every statement commits by itself, which saves the BEGIN and COMMIT round trips."""
+    return sync_engine().execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def autocommit_transaction() -> Iterator[ProcessorRepository]:
+    """The task's unit of work: a Core connection of `autocommit_engine`, no ORM session (one
+    statement each; a session's set-up, commit and close cost more than the statement), and
+    the connection back in the pool when the block ends."""
+    with autocommit_engine().connect() as connection:
+        yield ProcessorRepository(connection)
 
 
 @contextmanager

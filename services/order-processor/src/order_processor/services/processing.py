@@ -58,7 +58,8 @@ class OrderRuns(Protocol):
     def release(self, order_id: uuid.UUID, *, attempt: int, error: str) -> bool: ...
 
 
-# Opens one unit of work on the claims and processed orders (db.session.transaction).
+# Opens one unit of work on the claims and processed orders (db.session.autocommit_transaction
+# in the worker).
 Transaction = Callable[[], AbstractContextManager[OrderRuns]]
 
 
