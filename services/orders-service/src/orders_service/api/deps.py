@@ -57,11 +57,17 @@ class UnauthenticatedLimit:
         return f"ip:{client_ip(request, self.trusted)}"
 
 
-async def current_user_id(
+async def caller_within_limit(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> int:
-    """`CurrentUser`: the caller, authenticated (see `authenticate`)."""
-    return await authenticate(request, token)
+    """`CallerWithinLimit`: the caller, authenticated (see `authenticate`), then counted against
+    the per-user limit: 429 once over it. The one dependency that every /orders route but
+    GET /orders/{order_id}/ starts from (that one counts with its cache read:
+    `cached_read_within_limit`); FastAPI resolves each dependency on every request."""
+    caller_id = await authenticate(request, token)
+    check: RateLimitCheck = request.app.state.rate_limit_check
+    await check(request)
+    return caller_id
 
 
 async def authenticate(request: Request, token: str | None) -> int:
@@ -102,12 +108,6 @@ def make_rate_limit_check(
         return f"user:{user_id}" if user_id is not None else f"ip:{client_ip(request, trusted)}"
 
     return rate_limit(limiter, limit, RATE_LIMIT_SCOPE, key)
-
-
-async def rate_limited(request: Request, _: Annotated[int, Depends(current_user_id)]) -> None:
-    """After authentication (so the key is the user): 429 once the user is over the limit."""
-    check: RateLimitCheck = request.app.state.rate_limit_check
-    await check(request)
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,8 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
-async def idempotency_key_ttl(request: Request) -> timedelta:
+def idempotency_key_ttl(request: Request) -> timedelta:
+    """How long an `Idempotency-Key` is kept (settings.idempotency_key_ttl_hours)."""
     settings: Settings = request.app.state.settings
     return timedelta(hours=settings.idempotency_key_ttl_hours)
 
@@ -175,8 +176,7 @@ IdempotencyKeyHeader = Annotated[
         }
     ),
 ]
-KeyTtl = Annotated[timedelta, Depends(idempotency_key_ttl)]
-CurrentUser = Annotated[int, Depends(current_user_id)]
+CallerWithinLimit = Annotated[int, Depends(caller_within_limit)]
 Session = SessionDep
 Cache = Annotated[OrderCache, Depends(get_cache)]
 CachedReadWithinLimit = Annotated[CachedRead, Depends(cached_read_within_limit)]

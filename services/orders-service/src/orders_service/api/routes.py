@@ -5,17 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from orders_service.api.deps import (
     Cache,
     CachedReadWithinLimit,
-    CurrentUser,
+    CallerWithinLimit,
     IdempotencyKeyHeader,
-    KeyTtl,
     Session,
-    rate_limited,
+    idempotency_key_ttl,
 )
 from orders_service.schemas import OrderCreate, OrderRead, OrderUpdate
 from orders_service.services import orders
@@ -45,15 +44,14 @@ COMMON = (
 MAX_OFFSET = 2**63 - 1
 
 
+# Every call is counted against the per-user limit, once authenticated: by its caller's
+# dependency (deps.caller_within_limit), or for GET /orders/{id}/ together with its cache read
+# (deps.cached_read_within_limit).
 router = APIRouter(prefix="/orders", tags=["orders"])
-# Every call is counted against the per-user limit: here, or for GET /orders/{id}/ together with
-# its cache read (deps.cached_read_within_limit).
-LIMITED = [Depends(rate_limited)]
 
 
 @router.post(
     "/",
-    dependencies=LIMITED,
     status_code=status.HTTP_201_CREATED,
     response_model=OrderRead,
     responses=error_responses(
@@ -67,9 +65,9 @@ LIMITED = [Depends(rate_limited)]
 )
 async def create_order(
     body: OrderCreate,
-    caller_id: CurrentUser,
+    request: Request,
+    caller_id: CallerWithinLimit,
     session: Session,
-    key_ttl: KeyTtl,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Place an order (status PENDING) for the current user.
@@ -89,7 +87,7 @@ async def create_order(
         caller_id=caller_id,
         data=body,
         idempotency_key=idempotency_key,
-        key_ttl=key_ttl,
+        key_ttl=idempotency_key_ttl(request),
     )
     return JSONResponse(
         answer.body,
@@ -100,7 +98,6 @@ async def create_order(
 
 @router.get(
     "/user/{user_id}/",
-    dependencies=LIMITED,
     response_model=list[OrderRead],
     responses=error_responses(
         *COMMON,
@@ -111,7 +108,7 @@ async def create_order(
 )
 async def list_user_orders(
     user_id: int,
-    caller_id: CurrentUser,
+    caller_id: CallerWithinLimit,
     session: Session,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -142,7 +139,6 @@ async def get_order(order_id: uuid.UUID, request: Request, read: CachedReadWithi
 
 @router.patch(
     "/{order_id}/",
-    dependencies=LIMITED,
     response_model=OrderRead,
     responses=error_responses(
         *COMMON,
@@ -153,7 +149,11 @@ async def get_order(order_id: uuid.UUID, request: Request, read: CachedReadWithi
     ),
 )
 async def update_order_status(
-    order_id: uuid.UUID, body: OrderUpdate, caller_id: CurrentUser, session: Session, cache: Cache
+    order_id: uuid.UUID,
+    body: OrderUpdate,
+    caller_id: CallerWithinLimit,
+    session: Session,
+    cache: Cache,
 ) -> OrderRead:
     """Change the status. Allowed: PENDING->PAID, PENDING->CANCELED, PAID->SHIPPED,
     PAID->CANCELED; the current status again is a no-op (200)."""
