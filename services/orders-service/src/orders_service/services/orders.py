@@ -1,5 +1,5 @@
 """Order use cases. No FastAPI here: callers hand in a session (committed by the caller's unit of
-work, `service_kit.db.get_session` for HTTP) and the cache; failures are domain errors."""
+work, `service_kit.db.unit_of_work` for HTTP) and the cache; failures are domain errors."""
 
 from __future__ import annotations
 
