@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine.interfaces import IsolationLevel
 from sqlalchemy.orm import Session, sessionmaker
 
 from order_processor.config import Settings, get_settings
@@ -19,11 +20,17 @@ from order_processor.db.repository import ProcessorRepository
 from service_kit.db import STATEMENT_TIMEOUT_SECONDS, ping_when_idle
 
 
-def make_sync_engine(settings: Settings, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+def make_sync_engine(
+    settings: Settings,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    isolation_level: IsolationLevel | None = None,
+) -> Engine:
     engine = create_engine(
         settings.sync_database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        **({"isolation_level": isolation_level} if isolation_level else {}),
         hide_parameters=True,  # an error's message never carries the bound values
         # Bounded where libpq can bound it: the connect, each statement on the server, and a
         # peer that vanished (keepalives). A frozen server that holds its socket open is waited
@@ -46,15 +53,22 @@ def make_sync_engine(settings: Settings, pool_size: int = 10, max_overflow: int 
 MAX_POOL_SIZE = 10
 
 
-@lru_cache
-def sync_engine() -> Engine:
-    """The consumer's and the worker's engine. The worker's threads hold a connection only for
-    a few short statements each: a thread that finds none free waits for one rather than open
-    an overflow connection that is closed again on its return (a new server backend, and its
-    authentication, per task). Connections are opened on demand: the consumer keeps one."""
+def _bounded_engine(isolation_level: IsolationLevel | None = None) -> Engine:
+    """The worker's threads hold a connection only for a few short statements each: a thread
+    that finds none free waits for one rather than open an overflow connection that is closed
+    again on its return (a new server backend, and its authentication, per task). Connections
+    are opened on demand: the consumer keeps one."""
     settings = get_settings()
     size = min(settings.worker_concurrency, MAX_POOL_SIZE)
-    return make_sync_engine(settings, pool_size=size, max_overflow=0)
+    return make_sync_engine(
+        settings, pool_size=size, max_overflow=0, isolation_level=isolation_level
+    )
+
+
+@lru_cache
+def sync_engine() -> Engine:
+    """The consumer's engine (its inbox transactions)."""
+    return _bounded_engine()
 
 
 @lru_cache
@@ -64,10 +78,12 @@ def sync_sessionmaker() -> sessionmaker[Session]:
 
 @lru_cache
 def autocommit_engine() -> Engine:
-    """The worker's engine in autocommit mode, for units of work whose statements each stand
+    """The worker's engine, in autocommit mode, for units of work whose statements each stand
     alone (the task's: a claim, a finish, a failure, each one statement with its own guards):
-    every statement commits by itself, which saves the BEGIN and COMMIT round trips."""
-    return sync_engine().execution_options(isolation_level="AUTOCOMMIT")
+    every statement commits by itself, which saves the BEGIN and COMMIT round trips. An engine
+    of its own, not `sync_engine().execution_options(...)`: its connections stay in autocommit,
+    instead of being switched on every checkout and back on every return."""
+    return _bounded_engine("AUTOCOMMIT")
 
 
 @contextmanager
