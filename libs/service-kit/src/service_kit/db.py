@@ -139,8 +139,8 @@ async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """The one place that commits for HTTP requests: commit on success, roll back on error,
-    then run the after-commit hooks. Through `SessionDep`, or in a route itself (POST /orders/:
-    one dependency less for FastAPI to resolve on every request)."""
+    then run the after-commit hooks. Through `SessionDep`, or in a hot route itself (one
+    dependency less for FastAPI to resolve on every request)."""
     async with sessionmaker() as session:
         try:
             yield session
