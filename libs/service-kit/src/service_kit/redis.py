@@ -124,7 +124,8 @@ class AutoPipeline:
             await connection.send_packed_command(pack(commands))
             replies: list[Any] = []
             for i in range(len(commands)):
-                # the first reply waits for Redis (the socket timeout); the others are here
+                # the first reply waits for Redis (the socket timeout); the others follow it,
+                # within the batch's bound, without a timer each
                 timeout = None if i == 0 else math.inf
                 try:
                     replies.append(await connection.read_response(timeout=timeout))

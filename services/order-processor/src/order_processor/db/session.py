@@ -30,7 +30,7 @@ def make_sync_engine(
         settings.sync_database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        **({"isolation_level": isolation_level} if isolation_level else {}),
+        isolation_level=isolation_level,  # None: the driver's default (transactions)
         hide_parameters=True,  # an error's message never carries the bound values
         # Bounded where libpq can bound it: the connect, each statement on the server, and a
         # peer that vanished (keepalives). A frozen server that holds its socket open is waited
