@@ -5,7 +5,8 @@ wrk on core 1), each pair alternated round by round; every figure a ratio of med
   the bare endpoint, limiter off, and through an nginx of the bench's own with the stack's
   gateway routes (nginx on wrk's core: the gateway's hop, not a share of the server's core);
 - 429s for a user over its limit against the bare endpoint;
-- POST /orders/ against the POST ceiling and pgbench running the same two INSERTs;
+- POST /orders/ against the POST ceiling and pgbench running the same two INSERTs: limiter on,
+  and limiter off (the ceiling has no limiter: like against like);
 - POST /token/ against bcrypt's ceiling: the server's cores (1: it is pinned) / one check's time.
 """
 
@@ -160,6 +161,9 @@ def pgbench(db_url: str, script: Path, variables: dict[str, str], seconds: float
 def posts(b: Bench, rounds: int, seconds: float) -> tuple[list[Figure], dict[str, Any]]:
     with (
         instances.orders("orders-post", **b.orders_env()) as app,
+        instances.orders(
+            "orders-post-limiter-off", **b.orders_env(ORDERS_RATE_LIMIT_ENABLED="false")
+        ) as app_off,
         instances.ceiling(
             "post-ceiling",
             "post_ceiling",
@@ -190,10 +194,11 @@ def posts(b: Bench, rounds: int, seconds: float) -> tuple[list[Figure], dict[str
         )
         sides = {
             "app": partial(wrk, f"{app.url}/orders/", load),
+            "app_limiter_off": partial(wrk, f"{app_off.url}/orders/", load),
             "ceiling": partial(wrk, f"{ceiling.url}/orders/", load),
             "pgbench": partial(pgbench, b.orders_db, script, variables, seconds),
         }
-        warm_up([f"{app.url}/orders/", f"{ceiling.url}/orders/"], load)
+        warm_up([f"{u}/orders/" for u in (app.url, app_off.url, ceiling.url)], load)
         # every run starts from empty tables: the same index sizes for each
         series = alternate(sides, rounds, partial(fresh_tables, b))
         b.truncate_orders()
@@ -201,6 +206,14 @@ def posts(b: Bench, rounds: int, seconds: float) -> tuple[list[Figure], dict[str
     figures = [
         rps("POST /orders/", med["app"], "POST ceiling", med["ceiling"], ">= 0.8"),
         rps("POST /orders/", med["app"], "pgbench, same INSERTs", med["pgbench"]),
+        rps(
+            "POST /orders/, limiter off",
+            med["app_limiter_off"],
+            "POST ceiling",
+            med["ceiling"],
+            ">= 0.8",
+        ),
+        rps("POST /orders/, limiter on", med["app"], "limiter off", med["app_limiter_off"]),
     ]
     return figures, {"post": summaries(series, expected_non_2xx=set())}
 
