@@ -40,7 +40,7 @@ STATEMENT_TIMEOUT_SECONDS = 3.0
 def make_engine(
     url: str,
     connect_timeout: float = 1.5,
-    pool_size: int = 10,
+    pool_size: int = 20,
     statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
 ) -> AsyncEngine:
     """An engine whose every wait is bounded: the pool checkout and the connect by
@@ -50,11 +50,16 @@ def make_engine(
     A connection is pinged at checkout only after it sat idle (`ping_when_idle`): a ping per
     request would cost a round trip (three statements on asyncpg) on the hot path. One that
     dies while in use fails its statement with a 503 (error_handlers.py) and is marked
-    disconnected, so SQLAlchemy drops it and every connection the pool opened before it."""
+    disconnected, so SQLAlchemy drops it and every connection the pool opened before it.
+
+    At most `pool_size` connections, opened when first needed and then kept: no overflow, which
+    the pool would close as soon as a burst of requests is over and open again for the next one
+    (under steady load, a connect with its TLS attempt and type introspection many times a
+    second)."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_timeout=connect_timeout,
         connect_args={
             "timeout": connect_timeout,

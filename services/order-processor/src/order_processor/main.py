@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging("order-processor", settings.log_level, settings.log_json)
-    engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=2)
+    engine = make_engine(settings.database_url, settings.db_connect_timeout_seconds, pool_size=4)
     broker = make_redis(settings.celery_broker_url, timeout_seconds=0.5)
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
 
