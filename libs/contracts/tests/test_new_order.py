@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -16,6 +17,8 @@ from contracts import (
     NewOrderV1,
     build_new_order_event,
     event_headers,
+    event_json_headers,
+    new_order_event_json,
     parse_new_order,
 )
 from contracts.schema import SCHEMAS, committed_schema, current_schema
@@ -67,6 +70,55 @@ def test_headers_carry_event_id_type_and_correlation_id() -> None:
         "event_type": b"new_order",
         "correlation_id": b"req-9",
     }
+
+
+def _order_json(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """An order as the API answers it (orders-service's OrderRead JSON)."""
+    total = sum(Decimal(str(item["price"])) * item["quantity"] for item in items)
+    return {
+        "id": str(uuid.uuid4()),
+        "user_id": 7,
+        "items": items,
+        "total_price": float(total),
+        "status": "PENDING",
+        "created_at": "2026-01-01T10:20:30.000001Z",
+        "updated_at": "2026-01-01T10:20:30.000001Z",
+    }
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"product_id": "sku-1", "name": None, "quantity": 2, "price": 19.99}],
+        [
+            {"product_id": None, "name": "Tea", "quantity": 1, "price": 1.25},
+            {"product_id": "sku-2", "name": "Cup", "quantity": 10000, "price": 1000000.0},
+        ],
+    ],
+)
+@pytest.mark.parametrize("correlation_id", ["req-1", None])
+def test_the_event_built_from_the_order_json_is_the_models_event(
+    items: list[dict[str, Any]], correlation_id: str | None
+) -> None:
+    order = _order_json(items)
+    built = new_order_event_json(order, correlation_id)
+    # what the model makes of the same order, with the same id and instant
+    data = NewOrderV1.model_validate({**order, "order_id": order["id"]})
+    event = build_new_order_event(data, correlation_id, uuid.UUID(built["event_id"]))
+    expected = event.model_copy(update={"occurred_at": parse_new_order(built).occurred_at})
+    assert built == expected.model_dump(mode="json")
+    assert json.loads(json.dumps(built)) == built
+    assert dict(event_headers(expected)) == {
+        name: value.encode() for name, value in event_json_headers(built).items()
+    }
+
+
+def test_every_event_built_from_an_order_json_has_its_own_id() -> None:
+    order = _order_json([{"product_id": "sku-1", "name": None, "quantity": 1, "price": 1.0}])
+    assert (
+        new_order_event_json(order, None)["event_id"]
+        != new_order_event_json(order, None)["event_id"]
+    )
 
 
 def test_v1_reader_ignores_unknown_fields() -> None:

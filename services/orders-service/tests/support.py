@@ -138,7 +138,7 @@ def order_json(user_id: int = 1) -> dict[str, Any]:
     return {
         "id": str(uuid.uuid4()),
         "user_id": user_id,
-        "items": [{"product_id": "sku-1", "quantity": 1, "price": 9.5}],
+        "items": [{"product_id": "sku-1", "name": None, "quantity": 1, "price": 9.5}],
         "total_price": 9.5,
         "status": "PENDING",
         "created_at": now,

@@ -10,6 +10,8 @@ from contracts.events import (
     NewOrderV1,
     build_new_order_event,
     event_headers,
+    event_json_headers,
+    new_order_event_json,
     parse_new_order,
 )
 
@@ -23,5 +25,7 @@ __all__ = [
     "NewOrderV1",
     "build_new_order_event",
     "event_headers",
+    "event_json_headers",
+    "new_order_event_json",
     "parse_new_order",
 ]

@@ -7,6 +7,7 @@ change gets a new payload class and a new version number.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -75,6 +76,34 @@ def build_new_order_event(
     )
 
 
+# The fields of a `NewOrderItem`, in the order the model dumps them.
+_ITEM_FIELDS = ("product_id", "name", "quantity", "price")
+
+
+def new_order_event_json(order: Mapping[str, Any], correlation_id: str | None) -> dict[str, Any]:
+    """The `new_order` event of an order given as the API's Order JSON (ids and instants as
+    strings, money as numbers: already in the contract's types), as JSON: what
+    `build_new_order_event(...).model_dump(mode="json")` gives for it, without a model round
+    trip on the hot path of POST /orders/ (tests/test_new_order.py holds the two together)."""
+    data = {
+        "order_id": order["id"],
+        "user_id": order["user_id"],
+        "items": [{name: item[name] for name in _ITEM_FIELDS} for item in order["items"]],
+        "total_price": order["total_price"],
+        "status": order["status"],
+        "created_at": order["created_at"],
+    }
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "new_order",
+        "event_version": 1,
+        "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "producer": PRODUCER,
+        "correlation_id": correlation_id,
+        "data": data,
+    }
+
+
 def parse_new_order(raw: bytes | str | dict[str, Any]) -> NewOrderEvent:
     """Validate a message; raises `pydantic.ValidationError` when it is not a v1 `new_order`."""
     if isinstance(raw, dict):
@@ -84,8 +113,14 @@ def parse_new_order(raw: bytes | str | dict[str, Any]) -> NewOrderEvent:
 
 def event_headers(event: EventEnvelope[Any]) -> list[tuple[str, bytes]]:
     """Kafka headers per API.md: event_id, event_type, correlation_id."""
-    return [
-        ("event_id", str(event.event_id).encode()),
-        ("event_type", event.event_type.encode()),
-        ("correlation_id", (event.correlation_id or "").encode()),
-    ]
+    as_json = event.model_dump(mode="json", include={"event_id", "event_type", "correlation_id"})
+    return [(name, value.encode()) for name, value in event_json_headers(as_json).items()]
+
+
+def event_json_headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """`event_headers` of an event given as JSON, as text (an outbox row keeps them so)."""
+    return {
+        "event_id": event["event_id"],
+        "event_type": event["event_type"],
+        "correlation_id": event["correlation_id"] or "",
+    }

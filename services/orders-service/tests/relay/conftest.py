@@ -64,7 +64,7 @@ def make_rows(topic: str) -> Callable[..., list[OutboxMessage]]:
     def make(count: int, key: str | None = None) -> list[OutboxMessage]:
         rows = []
         for _ in range(count):
-            row = new_order_message(order_json(), correlation_id="relay-test")
+            row = OutboxMessage(**new_order_message(order_json(), correlation_id="relay-test"))
             row.topic = topic
             if key is not None:
                 row.key = key

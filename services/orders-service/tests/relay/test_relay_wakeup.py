@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from orders_service.config import Settings
 from orders_service.db.models import OutboxMessage
-from orders_service.db.outbox_repository import OutboxRepository
 from orders_service.outbox_relay import Relay, make_producer
 from service_kit.db import postgres_url
 from tests.support import eventually_async
@@ -36,7 +35,7 @@ class NotifiedWhileClaiming(Relay):
         if self.turns == 1:
             assert published == 0
             async with self.sessions() as session, session.begin():
-                await OutboxRepository(session).add(self.row)
+                session.add(self.row)
             await asyncio.wait_for(self.wake.wait(), DEADLINE_SECONDS)  # the NOTIFY
         return published
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     literal,
     select,
     update,
@@ -26,6 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from orders_service.db.models import OutboxMessage
+
+
+class NewOutboxRow(TypedDict):
+    """A row to add: the columns a writer sets (the others start as their defaults)."""
+
+    event_id: uuid.UUID
+    topic: str
+    key: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +57,10 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, message: OutboxMessage) -> None:
+    async def add(self, row: NewOutboxRow) -> None:
         """In the caller's transaction: the event exists if and only if the change commits.
-        Flushes, with whatever the change added before it (the order: one flush for both)."""
-        self.session.add(message)
-        await self.session.flush()
+        An ORM bulk INSERT, sent at once: no object for the session to track and flush."""
+        await self.session.execute(insert(OutboxMessage), [row])
 
     async def claim_batch(self, limit: int) -> list[ClaimedEvent]:
         """Lock up to `limit` unpublished rows that no other relay holds, oldest first.

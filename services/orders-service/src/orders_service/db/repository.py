@@ -1,27 +1,41 @@
 """All SQL of the orders table (the outbox table has its own, in outbox_repository.py). The
-caller's unit of work commits. A new order is flushed together with its outbox row (one flush,
-OutboxRepository.add), so a write fails inside the use case that made it, before anything is
-logged or answered."""
+caller's unit of work commits. A new order is inserted at once (as its outbox row is), so a
+write fails inside the use case that made it, before anything is logged or answered."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders_service.db.models import Order, OrderStatus
+
+
+class NewOrderRow(TypedDict):
+    """A new order's columns."""
+
+    id: uuid.UUID
+    user_id: int
+    items: list[dict[str, Any]]
+    total_price: Decimal
+    status: OrderStatus
+    created_at: datetime
+    updated_at: datetime
 
 
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, order: Order) -> None:
-        """Pending until the next flush: the order's outbox row's."""
-        self.session.add(order)
+    async def add(self, order: NewOrderRow) -> None:
+        """An ORM bulk INSERT of one row: no object for the session to track and flush (the
+        use case answers from the JSON it built the row from)."""
+        await self.session.execute(insert(Order), [order])
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         return await self.session.get(Order, order_id)

@@ -11,9 +11,9 @@ from http import HTTPStatus
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from orders_service.db.models import Order, OrderStatus
+from orders_service.db.models import OrderStatus
 from orders_service.db.outbox_repository import OutboxRepository
-from orders_service.db.repository import OrderRepository
+from orders_service.db.repository import NewOrderRow, OrderRepository
 from orders_service.db.session import after_commit
 from orders_service.schemas import OrderCreate, OrderRead
 from orders_service.services.cache import CachedOrder, OrderCache
@@ -61,8 +61,8 @@ async def create_order(session: AsyncSession, *, caller_id: int, data: OrderCrea
         updated_at=now,
     )
     body = created.model_dump(mode="json")
-    OrderRepository(session).add(
-        Order(
+    await OrderRepository(session).add(
+        NewOrderRow(
             id=created.id,
             user_id=caller_id,
             items=body["items"],

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from contracts import NEW_ORDER_TOPIC, NewOrderV1, build_new_order_event, event_headers
-from orders_service.db.models import OutboxMessage
+from contracts import NEW_ORDER_TOPIC, event_json_headers, new_order_event_json
+from orders_service.db.outbox_repository import NewOutboxRow
 
 
-def new_order_message(order: dict[str, Any], correlation_id: str | None) -> OutboxMessage:
+def new_order_message(order: dict[str, Any], correlation_id: str | None) -> NewOutboxRow:
     """The `new_order` event for an order, given its API JSON (the one Order -> JSON mapping)."""
-    data = NewOrderV1.model_validate({**order, "order_id": order["id"]})
-    event = build_new_order_event(data, correlation_id)
-    return OutboxMessage(
-        event_id=event.event_id,
+    event = new_order_event_json(order, correlation_id)
+    return NewOutboxRow(
+        event_id=uuid.UUID(event["event_id"]),
         topic=NEW_ORDER_TOPIC,
-        key=str(data.order_id),
-        payload=event.model_dump(mode="json"),
-        headers={name: value.decode() for name, value in event_headers(event)},
+        key=order["id"],
+        payload=event,
+        headers=event_json_headers(event),
     )
