@@ -187,12 +187,14 @@ class Redis:
 
 @contextmanager
 def redis_server(label: str = "redis") -> Iterator[Redis]:
-    """A redis-server of the bench's own (no persistence): it may be stopped or frozen."""
+    """A redis-server of the bench's own (no persistence): it may be stopped or frozen. Pinned
+    to the load generator's core, as a Redis of its own machine would be: the server's core is
+    the server's, whatever share of Redis's work its requests cause."""
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="redis-", dir=_work()))
     options = f"--port {port} --bind 127.0.0.1 --appendonly no --dir {data}".split()
     command = [shutil.which("redis-server") or "redis-server", *options, "--save", ""]
-    with process(label, command, core=None) as proc:
+    with process(label, command, core=CLIENT_CORE) as proc:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as s:

@@ -45,8 +45,13 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated: {PARTS}")
     parser.add_argument("--quick", action="store_true", help="one round, short runs: a smoke test")
-    parser.add_argument("--rounds", type=int, default=3, help="A, B alternations per pair")
-    parser.add_argument("--seconds", type=float, default=6, help="length of one wrk run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="A, B alternations per wrk pair (at most 3 for /token/, 2 for relay and processing)",
+    )
+    parser.add_argument("--seconds", type=float, default=4, help="length of one wrk run")
     parser.add_argument("--gets", type=int, default=300, help="latency samples per mode")
     parser.add_argument("--logins", type=int, default=40)
     parser.add_argument("--rate", type=float, default=200.0, help="orders/s for the delivery")
@@ -76,7 +81,7 @@ def main() -> None:
         "throughput": lambda b: merge(
             throughput.gets(b, args.rounds, args.seconds),
             throughput.posts(b, args.rounds, args.seconds),
-            throughput.tokens(b, args.rounds, args.seconds, bcrypt_rounds),
+            throughput.tokens(b, min(args.rounds, 3), args.seconds, bcrypt_rounds),
         ),
         "latency": lambda b: merge(
             latency.gets(b, args.gets), latency.login_timing(b, args.logins)
@@ -84,8 +89,8 @@ def main() -> None:
         "pipeline": lambda b: pipeline.pipeline(
             b, args.rate, args.pipeline_seconds, args.task_rate
         ),
-        "relay": lambda b: relay.relay(b, max(1, args.rounds - 1), args.relay_rows),
-        "processing": lambda b: processing.processing(b, max(1, args.rounds - 1), args.orders),
+        "relay": lambda b: relay.relay(b, min(args.rounds, 2), args.relay_rows),
+        "processing": lambda b: processing.processing(b, min(args.rounds, 2), args.orders),
     }
     figures: list[Figure] = []
     details: dict[str, Any] = {}

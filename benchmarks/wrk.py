@@ -1,5 +1,6 @@
 """wrk runs (`/usr/bin/wrk`, one thread, pinned to the client's core) and the alternation that
-makes a pair of them comparable: A, B, A, B, ... so that drift on a shared machine hits both."""
+makes a pair of them comparable: A, B, B, A, A, B, ... in short runs, so that drift on a shared
+machine (a slow spell of the host, a checkpoint of the stack's PostgreSQL) hits both."""
 
 from __future__ import annotations
 
@@ -93,13 +94,16 @@ class Series:
 def alternate(
     sides: Mapping[str, Callable[[], dict[str, Any]]], rounds: int, between: Callable[[], None]
 ) -> dict[str, Series]:
-    """Each side once per round, in the same order every round; `between` runs before each run
-    (a pause, a truncate) so no run inherits the previous one's backlog."""
+    """Each side once per round, the order turned by one place every round (no side always runs
+    right after the same other, e.g. after the inserts of the heaviest); `between` runs before
+    each run (a pause, a truncate) so no run inherits the previous one's backlog."""
     results = {name: Series() for name in sides}
-    for _ in range(rounds):
-        for name, run in sides.items():
+    names = list(sides)
+    for round_ in range(rounds):
+        turn = round_ % len(names)
+        for name in names[turn:] + names[:turn]:
             between()
-            results[name].runs.append(run())
+            results[name].runs.append(sides[name]())
     return results
 
 
