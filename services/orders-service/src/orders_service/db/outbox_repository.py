@@ -29,6 +29,9 @@ from sqlalchemy.orm import aliased
 
 from orders_service.db.models import OutboxMessage
 
+# the Table (typed so): INSERTs of the table's, not of the ORM's
+_OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+
 
 class NewOutboxRow(TypedDict):
     """A row to add: the columns a writer sets (the others start as their defaults)."""
@@ -59,8 +62,8 @@ class OutboxRepository:
 
     async def add(self, row: NewOutboxRow) -> None:
         """In the caller's transaction: the event exists if and only if the change commits.
-        An ORM bulk INSERT, sent at once: no object for the session to track and flush."""
-        await self.session.execute(insert(OutboxMessage), [row])
+        An INSERT of the table's, sent at once (as OrderRepository.add's)."""
+        await self.session.execute(insert(_OUTBOX), [row])
 
     async def claim_batch(self, limit: int) -> list[ClaimedEvent]:
         """Lock up to `limit` unpublished rows that no other relay holds, oldest first.
