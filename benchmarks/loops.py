@@ -44,9 +44,14 @@ def processor_env(b: Bench, topic: str, dlq: str) -> dict[str, str]:
 
 @contextmanager
 def consumer_and_worker(
-    env: dict[str, str], core: str | None = None, replicas: int = 1
+    env: dict[str, str],
+    *,
+    worker_core: str | None = None,
+    consumer_core: str | None = None,
+    replicas: int = 1,
 ) -> Iterator[None]:
-    """`replicas` consumers (one group: the partitions are shared out) and as many workers."""
+    """`replicas` consumers (one group: the partitions are shared out) and as many workers,
+    each pinned to its core if one is given."""
     cwd = ROOT / "services" / "order-processor"
     consumer = [sys.executable, "-m", "order_processor.consumer"]
     with ExitStack() as started:
@@ -54,9 +59,11 @@ def consumer_and_worker(
             suffix = "" if n == 1 else f"-{n}"
             worker = [str(BIN / "celery"), "-A", "order_processor.celery_app", "worker"]
             worker += ["--loglevel", "WARNING", "--hostname", f"bench-{uuid.uuid4().hex[:6]}@%h"]
-            started.enter_context(process(f"worker{suffix}", worker, cwd=cwd, env=env, core=core))
             started.enter_context(
-                process(f"consumer{suffix}", consumer, cwd=cwd, env=env, core=core)
+                process(f"worker{suffix}", worker, cwd=cwd, env=env, core=worker_core)
+            )
+            started.enter_context(
+                process(f"consumer{suffix}", consumer, cwd=cwd, env=env, core=consumer_core)
             )
         yield
 

@@ -1,9 +1,11 @@
 """Order processing throughput: the bench's consumer and worker (work time 0, the stack's
 concurrency) draining a topic of N `new_order` events, against a bare Celery no-op task on the
 same broker with the same worker settings draining N queued tasks of the same arguments
-(noop_worker.py). Each rate is taken between 10 % and 90 % done, so neither start-up nor the
-last stragglers count; the runs alternate. A third run has two consumers in one group (the
-topic's 3 partitions shared out) and two workers: how the group scales, reported, no target."""
+(noop_worker.py). The two workers are pinned to the server's core; the consumer, which feeds
+the worker as the bench's queue feeds the no-op, to the load generator's (with the bench's
+Redis). Each rate is taken between 10 % and 90 % done, so neither start-up nor the last
+stragglers count; the runs alternate. A third run has two consumers in one group (the topic's 3
+partitions shared out) and two workers, unpinned: how the group scales, reported, no target."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import redis
 from confluent_kafka import Producer
 from context import Bench
 from databases import libpq
-from instances import BENCH_DIR
+from instances import BENCH_DIR, CLIENT_CORE, SERVER_CORE
 from noop_worker import NOOP
 from noop_worker import app as noop_app
 from relay import new_order_rows
@@ -39,6 +41,7 @@ def middle_rate(times: list[float], count: int) -> float:
 
 
 def processor_run(b: Bench, count: int, replicas: int = 1) -> dict[str, Any]:
+    cores = {"worker_core": SERVER_CORE, "consumer_core": CLIENT_CORE} if replicas == 1 else {}
     loops.truncate_processor(b)
     redis.Redis.from_url(b.redis.db(1)).flushdb()
     with bench_topics("processing", "dlq") as (topic, dlq):
@@ -52,7 +55,9 @@ def processor_run(b: Bench, count: int, replicas: int = 1) -> dict[str, Any]:
             )
         producer.flush(30)
         with (
-            loops.consumer_and_worker(loops.processor_env(b, topic, dlq), replicas=replicas),
+            loops.consumer_and_worker(
+                loops.processor_env(b, topic, dlq), replicas=replicas, **cores
+            ),
             psycopg.connect(libpq(b.processor_db), autocommit=True) as db,
         ):
 
@@ -91,7 +96,7 @@ def noop_run(b: Bench, count: int) -> dict[str, Any]:
     worker += ["--hostname", "bench-noop@%h"]
     env = {"BENCH_BROKER_URL": broker, "BENCH_QUEUE": NOOP_QUEUE, "PYTHONPATH": str(BENCH_DIR)}
     marks: list[float] = []
-    with instances.process("noop-worker", worker, cwd=BENCH_DIR, env=env, core=None):
+    with instances.process("noop-worker", worker, cwd=BENCH_DIR, env=env, core=SERVER_CORE):
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             left = int(queue.llen(NOOP_QUEUE)) + int(queue.hlen("unacked"))
