@@ -60,7 +60,10 @@ def make_producer(
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "enable.idempotence": True,
         "acks": "all",
-        "linger.ms": 5,
+        # a batch is produced in one go, so it fills the producer's batches without waiting; a
+        # longer linger only delays each new order's event (`make bench`: 201 -> delivery
+        # report p50 about 20 ms with 5 ms, 7 ms with 1 ms, at 200 orders/s)
+        "linger.ms": 1,
         "message.timeout.ms": int(settings.relay_delivery_timeout_seconds * 1000),
         "client.id": "orders-outbox-relay",
     }
