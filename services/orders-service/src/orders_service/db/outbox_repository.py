@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 
 from orders_service.db.models import OutboxMessage
 
-# the Table (typed so): INSERTs of the table's, not of the ORM's
+# The table itself (typed as a Table): add() inserts into it without the ORM's bookkeeping
 _OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders_service.db.models import Order, OrderStatus
 
-# the Table (typed so): INSERTs of the table's, not of the ORM's
+# The table itself (typed as a Table): add() inserts into it without the ORM's bookkeeping
 _ORDERS = Order.metadata.tables[Order.__tablename__]
 
 
