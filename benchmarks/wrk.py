@@ -30,6 +30,7 @@ class Load:
     authorization: str = ""
     body: str = ""
     content_type: str = "application/json"
+    paths: tuple[str, ...] = ()  # requested in turn instead of the URL's path (an id pool)
     timeout_seconds: int = 10  # wrk's default (2 s) would count a slow bcrypt answer as lost
 
 
@@ -44,6 +45,7 @@ def wrk(url: str, load: Load) -> dict[str, Any]:
         "BENCH_AUTHORIZATION": load.authorization,
         "BENCH_BODY": load.body,
         "BENCH_CONTENT_TYPE": load.content_type,
+        "BENCH_PATHS": " ".join(load.paths),
     }
     out = subprocess.run(
         pinned(CLIENT_CORE, command), capture_output=True, text=True, check=True, env=env
