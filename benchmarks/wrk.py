@@ -97,7 +97,7 @@ def alternate(
     sides: Mapping[str, Callable[[], dict[str, Any]]], rounds: int, between: Callable[[], None]
 ) -> dict[str, Series]:
     """Each side once per round, the order turned by one place every round (no side always runs
-    right after the same other, e.g. after the inserts of the heaviest); `between` runs before
+    right after the same other, e.g. after the one that inserts the most); `between` runs before
     each run (a pause, a truncate) so no run inherits the previous one's backlog."""
     results = {name: Series() for name in sides}
     names = list(sides)

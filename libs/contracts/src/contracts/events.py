@@ -80,7 +80,9 @@ def build_new_order_event(
 _ITEM_FIELDS = ("product_id", "name", "quantity", "price")
 
 
-def new_order_event_json(order: Mapping[str, Any], correlation_id: str | None) -> dict[str, Any]:
+def new_order_event_json(
+    order: Mapping[str, Any], correlation_id: str | None, event_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     """The `new_order` event of an order given as the API's Order JSON (ids and instants as
     strings, money as numbers: already in the contract's types), as JSON: what
     `build_new_order_event(...).model_dump(mode="json")` gives for it, without a model round
@@ -94,7 +96,7 @@ def new_order_event_json(order: Mapping[str, Any], correlation_id: str | None) -
         "created_at": order["created_at"],
     }
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": str(event_id or uuid.uuid4()),
         "event_type": "new_order",
         "event_version": 1,
         "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
